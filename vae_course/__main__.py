@@ -1,0 +1,5 @@
+"""``python -m vae_course``: see vae_course.cli."""
+
+from .cli import main
+
+raise SystemExit(main())
