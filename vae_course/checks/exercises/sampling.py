@@ -63,9 +63,15 @@ def _draw(layer, mean, log_var, what):
     return to_array(out, "the layer's output")
 
 
-def _check_statistics(z):
+SHARED_NOISE = ("Every row of the batch got the same noise. Each example needs its own eps: draw it "
+                "with the full shape `ops.shape(log_var)`.")
+
+
+def _check_statistics(z, draw_again):
     sample_mean, sample_std = z.mean(axis=0), z.std(axis=0)
     if np.allclose(sample_std, 0, atol=1e-6):
+        if not np.allclose(draw_again(), z):
+            raise Incorrect(SHARED_NOISE)
         raise Incorrect("Every draw is the same: there is no noise. Multiply a standard normal `eps` "
                         "(e.g. `keras.random.normal(ops.shape(log_var))`) by the standard deviation.")
     if np.allclose(sample_mean, LOG_VARS, atol=0.05) and np.allclose(sample_std, np.exp(MEANS / 2), rtol=0.05):
@@ -105,8 +111,7 @@ def _check_batch_sizes(layer):
     mean = np.zeros((64, 3), np.float32)
     z = _draw(layer, mean, mean, "batch size 64")
     if np.allclose(z, z[:1]):
-        raise Incorrect("Every row of the batch got the same noise. Each example needs its own eps: draw it "
-                        "with the full shape `ops.shape(log_var)`.")
+        raise Incorrect(SHARED_NOISE)
     again = _draw(layer, mean, mean, "a second call")
     if np.allclose(z, again):
         raise Incorrect("Two calls gave exactly the same noise. A fixed integer seed in `keras.random.normal` "
@@ -208,7 +213,7 @@ def check_sampling_layer(layer_class):
                         "z must have the shape of mean.")
     if not np.all(np.isfinite(z)):
         raise Incorrect("Your layer returned NaN or infinity for finite inputs.")
-    _check_statistics(z)
+    _check_statistics(z, lambda: _draw(layer, mean, log_var, "a second call"))
     _check_batch_sizes(layer)
     _check_gradients(layer)
     _check_saving(layer_class)
