@@ -1,0 +1,45 @@
+"""check.welcome_sigma: the first check a learner meets."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from vae_course.checks import ____, check
+
+from checker_helpers import assert_fails, assert_not_attempted, assert_passes
+
+LOG_VAR = np.array([-2.0, 0.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "sigma",
+    [np.exp(LOG_VAR / 2), np.sqrt(np.exp(LOG_VAR)), ops.exp(LOG_VAR / 2), list(np.exp(LOG_VAR / 2))],
+    ids=["numpy", "sqrt", "keras.ops", "list"],
+)
+def test_correct_answers_pass(sigma):
+    assert_passes(check.welcome_sigma(LOG_VAR, sigma))
+
+
+@pytest.mark.parametrize(
+    "sigma, match",
+    [
+        (np.exp(LOG_VAR), r"the variance"),
+        (LOG_VAR / 2, r"still a logarithm"),
+        (np.exp(LOG_VAR) / 2, r"Divide inside the exponential"),
+        (np.exp(-LOG_VAR / 2), r"1/σ"),
+        (np.sqrt(LOG_VAR), r"NaN"),
+        (np.exp(LOG_VAR / 2)[:2], r"shape \(2,\), expected \(3,\)"),
+        (1.0, r"shape \(\), expected \(3,\)"),
+        (None, r"None"),
+        ("sigma", r"should give numbers"),
+        (LOG_VAR + 7, r"not one of the usual slips"),
+    ],
+)
+def test_typical_mistakes_are_named(sigma, match):
+    with np.errstate(all="ignore"):
+        assert_fails(check.welcome_sigma(LOG_VAR, sigma), match)
+
+
+def test_placeholder_is_not_attempted():
+    assert_not_attempted(check.welcome_sigma(LOG_VAR, ____))
