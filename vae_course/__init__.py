@@ -5,7 +5,7 @@ The names below are the public API that the lessons import.
 
 from . import _quiet  # noqa: F401  (TensorFlow's C++ log level, before TensorFlow loads)
 from .data import DatasetError, load_dataset
-from .elbo import elbo_terms, negative_elbo
+from .elbo import elbo_terms, importance_weighted_nll, negative_elbo
 from .layers import Sampling
 from .maths import kl_log_var, kl_monte_carlo, kl_sigma
 from .model import VAE, build_decoder, build_encoder, make_vae
@@ -19,6 +19,7 @@ __all__ = [
     "build_decoder",
     "build_encoder",
     "elbo_terms",
+    "importance_weighted_nll",
     "kl_log_var",
     "kl_monte_carlo",
     "kl_sigma",

@@ -42,3 +42,40 @@ def negative_elbo(vae, x, n_samples=10, seed=0, return_terms=False):
     if return_terms:
         return value, float(np.mean(reconstruction)), float(np.mean(kl))
     return value
+
+
+def _log_normal(z, mean, log_var):
+    """log N(z; mean, exp(log_var)) summed over the last axis (float64)."""
+    return -0.5 * np.sum(np.log(2 * np.pi) + log_var + np.square(z - mean) / np.exp(log_var), axis=-1)
+
+
+def importance_log_weights(vae, x, k, seed=0):
+    """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x), z_i ~ q(z | x); shape (k, n)."""
+    x = np.asarray(x, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    z_mean, z_log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in vae.encoder(x, training=False))
+    weights = np.empty((k, len(x)))
+    for i in range(k):
+        z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape)
+        logits = vae.decoder(z.astype(np.float32), training=False)
+        log_px_z = -ops.convert_to_numpy(reconstruction_nats(x, logits)).astype(np.float64)
+        weights[i] = log_px_z + _log_normal(z, 0.0, 0.0) - _log_normal(z, z_mean, z_log_var)
+    return weights
+
+
+def importance_weighted_nll(vae, x, k=100, seed=0, batch_size=512):
+    """Estimated -log p(x) in nats per example: -log (1/k sum_i w_i) (Burda et al. 2016), averaged over x.
+
+    At k = 1 this is a one-sample estimate of the negative ELBO; its expectation
+    decreases towards -log p(x) as k grows, so it is an upper bound on the NLL.
+    """
+    if int(k) < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    x = np.asarray(x, dtype=np.float32)
+    totals = []
+    for start in range(0, len(x), batch_size):
+        log_w = importance_log_weights(vae, x[start : start + batch_size], int(k), seed=seed + start)
+        peak = log_w.max(axis=0)
+        log_mean_w = peak + np.log(np.mean(np.exp(log_w - peak), axis=0))
+        totals.append(-log_mean_w)
+    return float(np.mean(np.concatenate(totals)))
