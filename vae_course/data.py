@@ -110,18 +110,21 @@ def fetch_verified(path, sha256, url, download=True):
 
 
 def _download(url, path):
+    """Fetch ``url`` into ``path`` through a temporary file, so a broken transfer never leaves a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False)
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, tempfile.NamedTemporaryFile(
-            dir=path.parent, delete=False
-        ) as tmp:
+        with tmp, urllib.request.urlopen(url, timeout=60) as response:
             shutil.copyfileobj(response, tmp)
+        os.replace(tmp.name, path)
     except (urllib.error.URLError, OSError) as err:
         raise DatasetError(
             f"Could not download {path.name} from {url} ({err}). Are you offline? "
             f"The default data set, load_dataset('{DEFAULT_DATASET}'), needs no network."
         ) from None
-    os.replace(tmp.name, path)
+    finally:
+        if os.path.exists(tmp.name):
+            os.unlink(tmp.name)
 
 
 def read_idx(path):
