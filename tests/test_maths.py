@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+import vae_course
 from vae_course import kl_log_var, kl_monte_carlo, kl_sigma
 
 
@@ -130,3 +131,13 @@ def test_a_value_computed_by_hand():
     assert by_hand == pytest.approx(1.75, abs=1e-12)
     assert float(to_np(kl_sigma(mu, sigma))[0]) == pytest.approx(1.75, abs=1e-12)
     assert float(to_np(kl_log_var(mu, np.log(sigma**2)))[0]) == pytest.approx(1.75, abs=1e-12)
+
+
+def test_monte_carlo_accepts_plain_numbers_as_one_dimension():
+    """A scalar mu and sigma are one latent dimension: the estimate is a float near the closed form."""
+    estimate, stderr = vae_course.kl_monte_carlo(1.0, 0.5, n_samples=100_000, seed=3, return_stderr=True)
+    exact = float(vae_course.kl_sigma(np.array([1.0]), np.array([0.5])))
+    assert isinstance(estimate, float) and abs(estimate - exact) < 5 * stderr
+    assert vae_course.kl_monte_carlo(1.0, 0.5, n_samples=1000, seed=3) == pytest.approx(
+        float(vae_course.kl_monte_carlo(np.array([1.0]), np.array([0.5]), n_samples=1000, seed=3)[()])
+    )

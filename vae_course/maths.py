@@ -50,6 +50,10 @@ def kl_monte_carlo(mu, sigma, n_samples=10_000, seed=0, return_stderr=False):
     also returns the standard error, which shrinks like 1 / sqrt(n_samples).
     """
     mu = np.asarray(mu, dtype=np.float64)
+    if mu.ndim == 0:  # a single number is one latent dimension
+        result = kl_monte_carlo(mu[None], np.asarray(sigma, dtype=np.float64).reshape(1), n_samples, seed,
+                                return_stderr)
+        return tuple(float(r) for r in result) if return_stderr else float(result)
     sigma = np.broadcast_to(np.asarray(sigma, dtype=np.float64), mu.shape)
     if n_samples < 2:
         raise ValueError(f"n_samples must be at least 2, got {n_samples}")
