@@ -88,6 +88,15 @@ class VAE(keras.Model):
         self.kl_tracker.update_state(kl)
         return {m.name: m.result() for m in self.metrics}
 
+    def fit(self, *args, callbacks=None, **kwargs):
+        """keras.Model.fit, plus a guard that stops with a plain-words TrainingDiverged on a NaN or inf loss."""
+        from .guards import NonFiniteLossGuard
+
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, NonFiniteLossGuard) for c in callbacks):
+            callbacks.append(NonFiniteLossGuard())
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
     def train_step(self, data):
         x = _features(data)
         total, reconstruction, kl = _apply_gradients(self, x)

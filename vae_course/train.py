@@ -10,6 +10,12 @@ With no arguments it trains on the default data set (8x8 digits, or
     samples.png          images decoded from z ~ N(0, I)
     latent_space.png     test z_mean coloured by label
     manifold.png         a decoded grid of the latent plane (2-D latent spaces only)
+    config.json          the settings, so ``--resume`` can rebuild the same run
+    history.csv          the loss terms per epoch (kept across an interruption)
+
+While it trains, ``checkpoint/`` holds the last finished epoch (weights, optimizer state and epoch
+number, via Keras' BackupAndRestore); Ctrl-C leaves it there and ``--resume DIR`` continues from it,
+losing at most the epoch that was running. It is deleted when the run finishes.
 
 TensorFlow, Keras and matplotlib are imported inside ``run``: building the parser must not load them.
 """
@@ -35,6 +41,8 @@ DEFAULT_BETA = 1.0
 DEFAULT_SEED = 0
 
 PROG = "python -m vae_course train"
+CHECKPOINT = "checkpoint"
+SETTINGS = ("dataset", "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "beta", "seed")
 
 
 # ---------------------------------------------------------------------------- argument types
@@ -138,6 +146,9 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED,
                         help="random seed for weights, sampling and shuffling (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    parser.add_argument("--resume", metavar="DIR", default=None,
+                        help="continue the interrupted run in DIR from its last finished epoch; "
+                        "its settings come from DIR/config.json (other options except --quiet are ignored)")
 
 
 # ---------------------------------------------------------------------------- the run
@@ -164,7 +175,63 @@ def _finite_or_none(value):
     return value if math.isfinite(value) else None
 
 
+def checkpoint_epoch(out):
+    """Epochs finished according to the checkpoint in ``out``, or None when there is none."""
+    metadata = Path(out) / CHECKPOINT / "training_metadata.json"
+    if not metadata.is_file():
+        return None
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _settings_for_resume(args):
+    """Fill ``args`` from DIR/config.json; return an error message or None."""
+    out = Path(args.resume)
+    config = out / "config.json"
+    if not config.is_file():
+        return f"{str(out)!r} has no config.json, so it is not a folder written by `train`; nothing to resume"
+    if checkpoint_epoch(out) is None:
+        if (out / "model.keras").exists():
+            return f"the run in {str(out)!r} already finished (model.keras is there); nothing to resume"
+        return (f"{str(out)!r} has no checkpoint: the run stopped before its first epoch ended. "
+                f"Start it again with --out {out}")
+    try:
+        settings = json.loads(config.read_text())
+        for name in SETTINGS:
+            value = settings[name]
+            setattr(args, name, tuple(value) if name == "hidden" else value)
+    except (ValueError, KeyError, TypeError) as err:
+        return f"{config} is unreadable or incomplete ({err}); start a new run instead"
+    args.out = str(out)
+    return None
+
+
+def _truncate_history(path, epochs):
+    """Keep the header and the first ``epochs`` rows: an epoch logged but not checkpointed is run again."""
+    if path.is_file():
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(lines[: 1 + epochs]))
+
+
+def _read_history(path):
+    """history.csv as {metric: [value per epoch]}."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    keys = [key for key in (rows[0] if rows else {}) if key != "epoch"]
+    # CSVLogger writes NA for metrics a run never reported (val_* without validation data).
+    return {key: [float(row[key]) for row in rows] for key in keys if all(row[key] != "NA" for row in rows)}
+
+
 def run(args):
+    resume = getattr(args, "resume", None)
+    if resume:
+        problem = _settings_for_resume(args)
+        if problem:
+            return _error(problem)
     # Read the data first: an unknown name should not leave an empty output folder behind.
     from . import data
 
@@ -175,10 +242,23 @@ def run(args):
         return _error(str(err))
 
     out = Path(args.out) if args.out else default_out_dir()
+    if not resume and checkpoint_epoch(out) is not None:
+        return _error(f"{str(out)!r} holds an interrupted run: continue it with --resume {out}, "
+                      "or choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         return _error(f"cannot create the output folder {str(out)!r}: {err.strerror or err}")
+    settings = {name: getattr(args, name) for name in SETTINGS}
+    settings["dataset"] = dataset
+    settings["hidden"] = list(args.hidden)
+    if not resume:
+        (out / "config.json").write_text(json.dumps(settings, indent=2) + "\n")
+        (out / "history.csv").unlink(missing_ok=True)
+    done = (checkpoint_epoch(out) or 0) if resume else 0
+    if resume:
+        _truncate_history(out / "history.csv", done)
+        print(f"Resuming {out} after epoch {done} of {args.epochs}.", flush=True)
 
     import matplotlib
 
@@ -192,6 +272,7 @@ def run(args):
     from . import plots
     from .elbo import negative_elbo
     from .model import make_vae
+    from .guards import SafeBackupAndRestore, TrainingDiverged
     from .progress import EpochProgress
 
     image_shape = tuple(int(d) for d in x_train.shape[1:])
@@ -210,12 +291,26 @@ def run(args):
     vae = make_vae(image_shape, args.latent_dim, hidden=args.hidden, beta=args.beta, seed=args.seed)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=args.epochs * steps_per_epoch)
     vae.compile(optimizer=keras.optimizers.Adam(schedule))
-    callbacks = [] if quiet else [EpochProgress(args.epochs)]
+    callbacks = [
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        SafeBackupAndRestore(str(out / CHECKPOINT), delete_checkpoint=True),
+    ]
+    if not quiet:
+        callbacks.append(EpochProgress(args.epochs))
 
     start = time.perf_counter()
-    history = vae.fit(x_train, epochs=args.epochs, batch_size=args.batch_size, shuffle=True, verbose=0,
-                      callbacks=callbacks)
+    try:
+        vae.fit(x_train, epochs=args.epochs, batch_size=args.batch_size, shuffle=True, verbose=0,
+                callbacks=callbacks)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. Epoch {checkpoint_epoch(out) or 0} of {args.epochs} is saved in {out / CHECKPOINT}; "
+              f"continue with:\n  {PROG} --resume {out}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as err:
+        _error(f"{err} The last finished epoch is kept in {out / CHECKPOINT}.")
+        return 1
     train_seconds = time.perf_counter() - start
+    history = _read_history(out / "history.csv")
 
     value, reconstruction, kl = negative_elbo(vae, x_test, return_terms=True)
     metrics = {
@@ -224,7 +319,8 @@ def run(args):
         "kl": _finite_or_none(kl),
         "units": "nats per image, mean over the test set",
         "train_seconds": round(train_seconds, 3),
-        "samples_per_second": round(args.epochs * len(x_train) / train_seconds, 1),
+        "samples_per_second": round((args.epochs - done) * len(x_train) / train_seconds, 1),
+        "resumed_after_epoch": done if resume else None,
         "dataset": dataset,
         "image_shape": list(image_shape),
         "train_images": int(len(x_train)),
@@ -251,7 +347,7 @@ def run(args):
     written.append("metrics.json")
 
     figures = [
-        ("loss_curves.png", lambda: plots.plot_loss_curves(history.history)),
+        ("loss_curves.png", lambda: plots.plot_loss_curves(history)),
         ("reconstructions.png", lambda: plots.plot_reconstructions(vae, x_test, n=10)),
         ("samples.png", lambda: plots.plot_prior_samples(vae, n=25, seed=args.seed)),
         ("latent_space.png", lambda: plots.plot_latent_space(vae, x_test, y_test)),
