@@ -149,6 +149,6 @@ def test_yours_if_correct_falls_back_with_a_note(capsys):
     assert stability.yours_if_correct("kl_log_var", vae_course.kl_log_var, None) is vae_course.kl_log_var
     assert stability.yours_if_correct("kl_log_var", ____, vae_course.kl_log_var) is vae_course.kl_log_var
     assert "use `vae_course.kl_log_var` instead" in capsys.readouterr().out
-    assert stability.yours_if_correct("sampling_layer", ____, vae_course.Sampling, "`Sampling` layer") \
+    assert stability.yours_if_correct("sampling_layer", ____, vae_course.Sampling, what="`Sampling` layer") \
         is vae_course.Sampling
     assert "Your `Sampling` layer does not pass" in capsys.readouterr().out
