@@ -25,6 +25,8 @@ _EXPORTS = {
     "build_decoder": "model",
     "build_encoder": "model",
     "make_vae": "model",
+    "load_model": "saving",
+    "UnsafeModelError": "saving",
 }
 
 __all__ = sorted(_EXPORTS)
