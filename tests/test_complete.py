@@ -120,7 +120,10 @@ def test_train_vae_is_reproducible_and_reports_every_few_epochs(capsys):
         return complete.train_vae(vae, x, epochs=4, batch_size=32, report_every=2).history
 
     first, second = run(), run()
-    assert first == second
+    # Same seed, same numbers; multithreaded CPU kernels may differ in the last float32 digit (NBVAL-NOTES 5).
+    assert first.keys() == second.keys()
+    for key in first:
+        np.testing.assert_allclose(first[key], second[key], rtol=1e-5)
     assert set(first) == {"loss", "reconstruction_loss", "kl_loss"} and len(first["loss"]) == 4
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[1] for line in lines] == ["1/4", "2/4", "4/4"] * 2
