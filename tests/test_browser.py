@@ -1,0 +1,287 @@
+"""The course as a learner meets it: JupyterLab in a real (headless) Chromium, driven with Playwright.
+
+A private JupyterLab server (127.0.0.1, free port, random token) serves a copy of lessons/ from a temporary
+folder. For each lesson the test opens the notebook, runs every cell from the Run menu, types a right and a
+wrong answer into one exercise and reads the check cell's verdict in the page, then moves a slider of the
+lesson's explorer with the arrow keys and compares the widget's picture before and after. It prints how long a
+slider move takes in the browser (key press to new image loaded) and saves a PNG of each step in
+test-output/browser/ (gitignored). The server and its kernels are stopped in every case.
+
+Needs Chromium (Debian: `apt-get install -y chromium`) and Playwright's Python package (`pip install -r
+requirements.txt`); Playwright's own browser download (`playwright install`) is NOT used. Without them the
+test is skipped, except when CI is set: then it fails, so CI cannot pass without running it.
+Run it alone with `pytest -m browser` (about a minute and a half on 2 cores).
+"""
+
+import json
+import re
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from browser_helpers import (
+    CHROMIUM_ARGS,
+    INSTALL_ADVICE,
+    JupyterLabServer,
+    Notebook,
+    find_chromium,
+    move_slider,
+    running_in_ci,
+)
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+LESSONS = REPO / "lessons"
+OUTPUT = REPO / "test-output" / "browser"
+VIEWPORT = {"width": 1400, "height": 1000}
+LESSON_02 = "02-the-reparameterization-trick.ipynb"
+LESSON_07 = "07-exploring-the-latent-space.ipynb"
+
+
+def _normalized(text):
+    """Text as the page shows it: `code` marks become <code> (no backticks), whitespace collapsed."""
+    return re.sub(r"\s+", " ", text.replace("`", "")).strip()
+
+
+def _expected_message(exercise, answer):
+    """What the lesson's checker says about ``answer`` (run here, outside the browser), as the page shows it."""
+    from vae_course.checks import check
+
+    return _normalized(repr(getattr(check, exercise)(answer)))
+
+
+# ---- fixtures ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium_path():
+    """Debian's Chromium for Playwright; skip with install advice when missing, but fail under CI."""
+    problem = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "the Python package playwright is not installed"
+    path = find_chromium()
+    if path is None:
+        problem = f"{problem + ' and ' if problem else ''}no Chromium executable was found"
+    if problem:
+        if running_in_ci():
+            pytest.fail(f"CI must run the browser test, but {problem}: {INSTALL_ADVICE}", pytrace=False)
+        pytest.skip(f"{problem}: {INSTALL_ADVICE}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab(chromium_path, tmp_path_factory):
+    """A JupyterLab server on a copy of lessons/; stopped, with its kernels, whatever happens."""
+    server = JupyterLabServer(tmp_path_factory.mktemp("jupyterlab"), LESSONS, REPO)
+    try:
+        server.start()
+        yield server
+    finally:
+        killed = server.stop()
+        if killed:
+            print(f"processes killed after the server's graceful stop: {killed}")
+        if server.log_path.exists():
+            OUTPUT.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(server.log_path, OUTPUT / "jupyterlab.log")
+    left = server.stray_processes()
+    assert not left, f"processes of this test's JupyterLab still running after stop(): {left}"
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots():
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    return OUTPUT
+
+
+def _report(capsys, lines):
+    """Print past pytest's capture, so timings show in every run's log."""
+    with capsys.disabled():
+        print()
+        for line in lines:
+            print(f"[browser] {line}")
+
+
+def _write_timings(name, timings):
+    path = OUTPUT / "timings.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data[name] = timings
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+# ---- the learner's session, shared by the lessons ------------------------------------------------------
+
+
+def _open_and_run_all(page, lab, screenshots, name):
+    for old in screenshots.glob(f"lesson{name[:2]}-*.png"):
+        old.unlink()
+    notebook = Notebook(page, lab, name, screenshots)
+    started = time.monotonic()
+    notebook.open()
+    opened = time.monotonic() - started
+    notebook.shot("opened")
+    run_all = notebook.run_all()
+    notebook.shot("after-run-all")
+    assert notebook.tracebacks() == [], f"a fresh {name} raised in the browser:\n{notebook.tracebacks()}"
+    return notebook, {"open_seconds": round(opened, 2), "run_all_seconds": round(run_all, 2)}
+
+
+def _answer_exercise(notebook, exercise, right_lines, wrong_lines, wrong_answer):
+    """Fresh check says 'Not attempted yet'; a right answer gives 'Correct'; a typical wrong one its diagnosis."""
+    cell = notebook.cell(f"def {exercise}(")
+    check_cell = notebook.cell_after(cell)
+    assert f"check.{exercise}(" in notebook.source(check_cell)
+    assert "____" in notebook.source(cell), "the exercise cell should still hold the placeholder"
+    assert "Not attempted yet" in notebook.output_text(check_cell)
+
+    notebook.type_source(cell, right_lines)
+    assert notebook.source(cell) == "\n".join(right_lines), "the editor did not get the typed answer"
+    shown = notebook.run_cell_then_next(cell, check_cell, "Correct:")
+    assert _normalized(shown).startswith("Correct:"), shown
+    notebook.shot(f"{exercise}-correct")
+
+    expected = _expected_message(exercise, wrong_answer)
+    assert expected.startswith("Not yet:"), f"the checker does not reject the wrong answer: {expected}"
+    notebook.type_source(cell, wrong_lines)
+    assert notebook.source(cell) == "\n".join(wrong_lines), "the editor did not get the typed answer"
+    shown = notebook.run_cell_then_next(cell, check_cell, "Not yet:")
+    assert _normalized(shown) == expected, f"the page shows\n{shown}\nthe checker says\n{expected}"
+    notebook.shot(f"{exercise}-wrong-answer")
+
+
+def _move_sliders(notebook, explorer_code, moves, watched=None):
+    """Arrow keys on the explorer's slider handles; the picture must change after each move.
+
+    ``moves`` is a list of (slider index, key). ``watched`` = (name, (left, top, right, bottom)) names a part of
+    the widget's picture, as fractions of it, that must differ between the first and the last move (e.g. the
+    decoded digit, beside the map). Returns the seconds per move, key press to new image loaded.
+    """
+    from browser_helpers import clip_of
+
+    cell = notebook.cell(explorer_code)
+    widget = cell.locator(".jp-OutputArea-output .widget-vbox").first
+    widget.wait_for(state="visible", timeout=30_000)
+    widget.scroll_into_view_if_needed()
+    image = widget.locator("img.widget-image").first
+    sliders = widget.locator(".widget-slider")
+    assert sliders.count() >= 2, "the explorer should show two sliders"
+    image.wait_for(state="visible")
+    first_picture = notebook.shot("slider-before", widget)
+    if watched:
+        first_part = notebook.shot(f"{watched[0]}-before", clip=clip_of(image, watched[1]))
+
+    seconds = []
+    for index, key in moves:
+        slider = sliders.nth(index)
+        handle = slider.locator(".noUi-handle")
+        readout = slider.locator(".widget-readout")
+        value_before, picture_before = readout.inner_text(), image.screenshot()
+        elapsed, src_before, src_after = move_slider(notebook.page, handle, image, key)
+        assert src_after != src_before, "the widget image was not replaced"
+        assert readout.inner_text() != value_before, f"{key} did not change the slider's readout"
+        assert image.screenshot() != picture_before, f"the picture looks the same after {key}"
+        seconds.append(elapsed)
+    assert notebook.shot("slider-after", widget) != first_picture
+    if watched:
+        last_part = notebook.shot(f"{watched[0]}-after", clip=clip_of(image, watched[1]))
+        assert last_part != first_part, f"the {watched[0]} part of the picture did not change"
+    notebook.shot("page-after-sliders")
+    return seconds
+
+
+def _slider_summary(seconds):
+    return {"moves": len(seconds), "median_seconds": round(statistics.median(seconds), 3),
+            "max_seconds": round(max(seconds), 3), "each_seconds": [round(s, 3) for s in seconds]}
+
+
+# ---- the lessons ---------------------------------------------------------------------------------------
+
+
+def test_lesson_02_in_jupyterlab(page, lab, screenshots, capsys):
+    notebook, timings = _open_and_run_all(page, lab, screenshots, LESSON_02)
+
+    _answer_exercise(
+        notebook, "reparameterize",
+        right_lines=["def reparameterize(mu, sigma, eps):", "    return mu + sigma * eps"],
+        wrong_lines=["def reparameterize(mu, sigma, eps):", "    return mu + sigma ** 2 * eps"],
+        wrong_answer=lambda mu, sigma, eps: mu + sigma**2 * eps,
+    )
+
+    # After Run All, a cell has put μ at 2 and σ at 0.5 from code: three steps of μ right, two of σ right.
+    seconds = _move_sliders(notebook, "reparam.reparam_explorer(",
+                            [(0, "ArrowRight")] * 3 + [(1, "ArrowRight")] * 2)
+    timings["slider"] = _slider_summary(seconds)
+    _write_timings("lesson02", timings)
+    _report(capsys, [
+        f"lesson 02: opened in {timings['open_seconds']:.1f} s, Run All Cells took {timings['run_all_seconds']:.1f} s",
+        f"lesson 02: slider move, key press to new image shown in the browser: median "
+        f"{1000 * timings['slider']['median_seconds']:.0f} ms, max {1000 * timings['slider']['max_seconds']:.0f} ms "
+        f"over {len(seconds)} moves",
+        f"screenshots: {', '.join(path.name for path in notebook.shots)} in {screenshots}",
+    ])
+
+
+@pytest.mark.skipif(not (LESSONS / LESSON_07).exists(), reason=f"lessons/{LESSON_07} does not exist yet")
+def test_lesson_07_in_jupyterlab(page, lab, screenshots, capsys):
+    notebook, timings = _open_and_run_all(page, lab, screenshots, LESSON_07)
+
+    _answer_exercise(
+        notebook, "interpolate",
+        right_lines=["def interpolate(z_a, z_b, n):", "    t = np.linspace(0, 1, n)[:, None]",
+                     "    return z_a + t * (z_b - z_a)"],
+        wrong_lines=["def interpolate(z_a, z_b, n):", "    t = np.linspace(0, 1, n)[:, None]",
+                     "    return z_a + t * z_b"],
+        wrong_answer=_interpolate_to_the_sum,
+    )
+
+    # z[0] two steps left, z[1] two steps right (the cross on the map moves), then z[0] to its minimum with Home:
+    # from the 0s' cluster far across the map, so the decoded digit on the right must look different.
+    seconds = _move_sliders(notebook, "latent.latent_explorer(",
+                            [(0, "ArrowLeft")] * 2 + [(1, "ArrowRight")] * 2 + [(0, "Home")],
+                            watched=("decoded-digit", (0.6, 0.1, 1.0, 0.9)))
+    timings["slider"] = _slider_summary(seconds)
+    _write_timings("lesson07", timings)
+    _report(capsys, [
+        f"lesson 07: opened in {timings['open_seconds']:.1f} s, Run All Cells took {timings['run_all_seconds']:.1f} s",
+        f"lesson 07: z slider move, key press to new decoded image shown in the browser: median "
+        f"{1000 * timings['slider']['median_seconds']:.0f} ms, max {1000 * timings['slider']['max_seconds']:.0f} ms "
+        f"over {len(seconds)} moves",
+        f"screenshots: {', '.join(path.name for path in notebook.shots)} in {screenshots}",
+    ])
+
+
+def _interpolate_to_the_sum(z_a, z_b, n):
+    import numpy as np
+
+    t = np.linspace(0, 1, n)[:, None]
+    return z_a + t * z_b
