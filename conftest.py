@@ -44,10 +44,18 @@ def pytest_runtest_teardown(item, nextitem):
     peak = kernel_peak_mb(getattr(notebook, "kernel", None))
     if peak is None:
         return
-    _PEAKS[notebook.path.name] = peak
+    item.user_properties.append(("notebook_peak_mb", (notebook.path.name, peak)))  # reaches the report, xdist too
     if peak > NOTEBOOK_PEAK_LIMIT_MB:
         pytest.fail(f"{notebook.path.name} peaked at {peak:.0f} MB, over the {NOTEBOOK_PEAK_LIMIT_MB:.0f} MB kept "
                     "for Binder's 2 GB limit", pytrace=False)
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        for key, value in report.user_properties:
+            if key == "notebook_peak_mb":
+                name, peak = value
+                _PEAKS[name] = peak
 
 
 def pytest_terminal_summary(terminalreporter):
