@@ -272,3 +272,16 @@ def test_the_default_cache_folder_follows_the_environment(monkeypatch, tmp_path)
     monkeypatch.delenv("VAE_COURSE_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert data.cache_dir() == tmp_path / "xdg" / "vae_course"
+
+
+def test_the_cache_is_never_inside_the_repository(monkeypatch):
+    monkeypatch.setenv("VAE_COURSE_CACHE", str(data.REPOSITORY / "data-cache"))
+    with pytest.raises(DatasetError, match="inside the course repository.*VAE_COURSE_CACHE"):
+        data.cache_dir()
+    assert not (data.REPOSITORY / "data-cache").exists()
+
+
+def test_the_default_cache_is_in_the_user_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("VAE_COURSE_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert data.cache_dir() == tmp_path / "vae_course"

@@ -57,12 +57,24 @@ def load_digits():
     return (x[:n], y[:n]), (x[n:], y[n:])
 
 
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
 def cache_dir():
-    """Where downloads live: ``$VAE_COURSE_CACHE``, else ``$XDG_CACHE_HOME/vae_course``, else ``~/.cache/vae_course``."""
+    """Where downloads live: ``$VAE_COURSE_CACHE``, else ``$XDG_CACHE_HOME/vae_course``, else ``~/.cache/vae_course``.
+
+    Never inside the course repository: 60 MB of data must not end up in a commit.
+    """
     if os.environ.get("VAE_COURSE_CACHE"):
-        return Path(os.environ["VAE_COURSE_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vae_course"
+        path = Path(os.environ["VAE_COURSE_CACHE"]).expanduser()
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vae_course"
+    if (REPOSITORY / "pyproject.toml").is_file() and path.resolve().is_relative_to(REPOSITORY):
+        raise DatasetError(
+            f"The data cache {path} is inside the course repository ({REPOSITORY}); downloads must not end up in "
+            "a commit. Set VAE_COURSE_CACHE to a folder outside it, e.g. ~/.cache/vae_course."
+        )
+    return path
 
 
 def sha256_of(path):
