@@ -360,8 +360,9 @@ def test_prior_samples_and_manifold_decode_in_one_batch(small_vae, monkeypatch, 
     assert calls == [12, 49]
     image = fig.axes[0].images[0].get_array()
     assert image.shape == (7 * 9 - 1, 7 * 9 - 1)  # 8x8 tiles with a one-pixel gap
-    left, right, bottom, top = fig.axes[0].images[0].get_extent()
-    assert left < -1.5 < 1.5 < right and bottom < -1.5 < 1.5 < top
+    # tick labels give the latent coordinates of the tile centres (every second tile)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["-1.5", "-0.5", "0.5", "1.5"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["1.5", "0.5", "-0.5", "-1.5"]
     # z[1] grows upwards: the top-left tile is z = (-span, +span), the bottom-right one (+span, -span)
     corners = keras.ops.convert_to_numpy(small_vae.generate(np.array([[-1.5, 1.5], [1.5, -1.5]], np.float32)))
     np.testing.assert_allclose(image[:8, :8], corners[0], rtol=1e-5, atol=1e-6)

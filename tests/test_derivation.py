@@ -139,3 +139,24 @@ def test_explorer_redraws_when_the_sliders_move():
     assert second != first and second.startswith(b"\x89PNG")
     assert explorer.area == pytest.approx(explorer.closed_form, abs=1e-9)
     assert explorer.closed_form == pytest.approx(float(derivation.kl_per_dimension(-2.0, 2.4)))
+
+
+def test_explorer_is_built_from_the_shared_slider_helper():
+    from vae_course import widgets
+
+    explorer = derivation.kl_explorer(mu=1.5, sigma=0.7)
+    assert isinstance(explorer, widgets.MuSigmaExplorer)
+    sliders, image = explorer.children
+    assert list(sliders.children) == [explorer.mu, explorer.sigma] and image is explorer.image
+    assert (explorer.mu.min, explorer.mu.max) == derivation.MU_RANGE == widgets.MU_RANGE
+    assert (explorer.sigma.min, explorer.sigma.max) == derivation.SIGMA_RANGE == widgets.SIGMA_RANGE
+    for slider, value in ((explorer.mu, -1.0), (explorer.sigma, 2.0)):  # each slider alone redraws
+        before = bytes(explorer.image.value)
+        slider.value = value
+        assert bytes(explorer.image.value) != before
+        assert explorer.closed_form == pytest.approx(float(derivation.kl_per_dimension(explorer.mu.value,
+                                                                                        explorer.sigma.value)))
+    width, _ = widgets.pixel_size(explorer.figure)
+    assert explorer.image.layout.width == f"{width}px"  # shown at the PNG's own size
+    assert plt.get_fignums() == []
+

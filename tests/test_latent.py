@@ -146,6 +146,25 @@ def test_plot_manifold_images_labels_axes_from_the_grid(vae):
         latent.plot_manifold_images(np.zeros((5, 8, 8)), grid[:5])
 
 
+def test_plot_manifold_decodes_the_normal_quantile_grid_by_default(vae, monkeypatch):
+    """plots.plot_manifold (used by the training command) spends its tiles as lesson 07 argues: normal quantiles."""
+    from vae_course import plots
+
+    decoded = []
+    generate = vae.generate
+    monkeypatch.setattr(vae, "generate", lambda z: decoded.append(np.array(z)) or generate(z))
+    values = latent.normal_quantiles(5)
+    fig = plots.plot_manifold(vae, n=5)
+    assert len(decoded) == 1  # one batch
+    np.testing.assert_array_equal(decoded[0], latent.manifold_grid(values))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"{v:.1f}" for v in values[::2]]
+    assert "normal quantiles" in ax.get_title()
+    fig = plots.plot_manifold(vae, n=5, span=1.5)  # evenly spaced on request
+    np.testing.assert_allclose(decoded[1], latent.manifold_grid(np.linspace(-1.5, 1.5, 5)))
+    assert "evenly spaced" in fig.axes[0].get_title()
+
+
 def test_overlay_and_aggregate_posterior_figures(vae):
     from vae_course.plots import plot_latent_space
 
@@ -205,3 +224,32 @@ def test_explorer_needs_a_2d_latent_space():
     keras.utils.set_random_seed(0)
     with pytest.raises(ValueError, match="2-D latent space"):
         latent.latent_explorer(make_vae((8, 8), latent_dim=3, seed=0))
+
+
+def test_explorer_marker_shows_whole_at_the_ends_of_the_sliders(vae):
+    """At z = (-3, -3) or (3, 3), the sliders' ends, the cross must not be cut in half by the map's edge."""
+    explorer = latent.latent_explorer(vae)
+    map_ax = explorer.figure.axes[0]
+    low, high = latent.SLIDER_RANGE
+    for limits in (map_ax.get_xlim(), map_ax.get_ylim()):
+        assert limits[0] < low and limits[1] > high
+    assert explorer._marker.get_clip_on() is False
+    explorer.z0.value, explorer.z1.value = low, low
+    # The whole marker (its extent in pixels, as drawn) lies inside the map's axes.
+    marker_box = explorer._marker.get_window_extent(explorer.figure.canvas.get_renderer())
+    axes_box = map_ax.get_window_extent()
+    assert axes_box.x0 <= marker_box.x0 and axes_box.y0 <= marker_box.y0
+
+
+def test_explorer_image_is_shown_at_the_png_size(vae):
+    from io import BytesIO
+
+    from PIL import Image
+
+    from vae_course import widgets
+
+    explorer = latent.latent_explorer(vae)
+    width, height = Image.open(BytesIO(explorer.image.value)).size
+    assert (width, height) == widgets.pixel_size(explorer.figure)
+    assert explorer.image.layout.width == f"{width}px"
+

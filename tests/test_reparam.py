@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from vae_course import reparam  # noqa: E402
+from vae_course import reparam, widgets  # noqa: E402
 from vae_course.checks import ____  # noqa: E402
 
 
@@ -99,12 +99,47 @@ def test_tf_random_normal_with_mean_and_stddev_passes_gradients_too():
 # ---- figures -------------------------------------------------------------------------------
 
 
+def _bars(ax, bins):
+    """Left edges, right edges and heights of the bars of a histogram drawn as ONE stepfilled outline."""
+    (outline,) = ax.patches
+    top = outline.get_xy()[1 : 2 * bins + 1]  # (left_0, h_0), (right_0, h_0), (left_1, h_1), ...
+    return top[0::2, 0], top[1::2, 0], top[0::2, 1]
+
+
+def _pixel_row(ax, y, x_from, x_to):
+    """RGB pixels of the rendered axes along the data height y, from x_from to x_to (data units)."""
+    figure = ax.figure
+    figure.canvas.draw()
+    pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3].astype(int)
+    (left, height), (right, _) = ax.transData.transform([(x_from, y), (x_to, y)])
+    row = pixels.shape[0] - int(round(height))
+    return pixels[row, int(np.ceil(left)) : int(np.floor(right))]
+
+
 def test_histogram_figure_has_labels_a_legend_and_both_layers():
     ax = reparam.plot_histogram_vs_density(reparam.sample_normal(1.5, 0.5, 5000), 1.5, 0.5)
     assert ax.get_xlabel() == "z" and ax.get_ylabel() == "probability density"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("histogram" in label for label in labels) and any("N(1.5, 0.5²)" in label for label in labels)
-    assert len(ax.patches) == 50
+    left, right, heights = _bars(ax, 50)
+    assert len(heights) == 50 and np.all(heights >= 0)
+
+
+def test_histogram_bars_touch_without_gaps():
+    """One filled outline for all bars: each bar's right edge is the next bar's left edge, no seams."""
+    z = reparam.sample_normal(1.5, 0.5, 10_000)
+    ax = reparam.plot_histogram_vs_density(z, 1.5, 0.5)
+    left, right, heights = _bars(ax, 50)
+    np.testing.assert_array_equal(right[:-1], left[1:])
+    np.testing.assert_allclose([left[0], right[-1]], [z.min(), z.max()])
+    # Rendered: low down, where every bar between mu - sigma and mu + sigma is filled, the colour is uniform.
+    row = _pixel_row(ax, 0.05, 1.0, 2.0)
+    assert len(row) > 50 and np.ptp(row, axis=0).max() == 0
+
+    fig = reparam.plot_reparam_grid(n=2000, seed=0, bins=30)
+    for ax in fig.axes:
+        left, right, _ = _bars(ax, 30)
+        np.testing.assert_array_equal(right[:-1], left[1:])
 
 
 @pytest.mark.parametrize("missing", [____, None])
@@ -118,7 +153,7 @@ def test_histogram_figure_accepts_tensors():
     import tensorflow as tf
 
     ax = reparam.plot_histogram_vs_density(tf.random.stateless_normal((500,), seed=[1, 2]), 0.0, 1.0, bins=20)
-    assert len(ax.patches) == 20
+    assert len(_bars(ax, 20)[2]) == 20
 
 
 def test_grid_uses_the_same_noise_in_every_panel():
@@ -128,7 +163,7 @@ def test_grid_uses_the_same_noise_in_every_panel():
     assert len(axes) == 3
     assert [ax.get_title() for ax in axes] == ["μ = 0, σ = 1", "μ = 2, σ = 0.5", "μ = -1, σ = 2"]
     # Each histogram has identical bar heights up to the 1/sigma stretch, since the bins follow the data range.
-    heights = [np.array([p.get_height() for p in ax.patches]) for ax in axes]
+    heights = [_bars(ax, 30)[2] for ax in axes]
     for (mu, sigma), h in zip(params, heights):
         assert np.allclose(h * sigma, heights[0])
 
@@ -190,3 +225,71 @@ def test_explorer_is_a_widget_with_two_sliders_and_an_image():
     assert (explorer.mu.min, explorer.mu.max) == reparam.MU_RANGE
     assert (explorer.sigma.min, explorer.sigma.max) == reparam.SIGMA_RANGE
     assert plt.get_fignums() == []  # no pyplot figure left behind to be shown twice
+
+
+def test_explorer_histogram_is_one_seamless_outline_on_the_moving_bins():
+    explorer = reparam.reparam_explorer(n=3000, seed=0, mu=2.0, sigma=0.5)
+    heights, edges, _ = explorer._histogram.get_data()
+    np.testing.assert_allclose(edges, explorer.edges)  # n + 1 shared edges: neighbouring bars touch
+    np.testing.assert_allclose(heights, explorer.heights)
+    assert explorer._histogram.get_fill() and explorer._histogram.get_linewidth() == 0
+    row = _pixel_row(explorer._ax, 0.3, 1.6, 2.4)  # inside the bars, clear of both curves
+    assert len(row) > 10 and np.ptp(row, axis=0).max() == 0
+
+
+def test_explorer_image_is_shown_at_the_png_size():
+    """The browser gets the PNG's own width, so it shows the picture pixel for pixel instead of stretching it."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    explorer = reparam.reparam_explorer()
+    width, height = Image.open(BytesIO(bytes(explorer.image.value))).size
+    assert (width, height) == widgets.pixel_size(explorer.figure)
+    assert explorer.image.layout.width == f"{width}px"
+    assert explorer.figure.dpi >= 100 and 600 <= width <= 900
+
+
+# ---- the shared slider helpers (vae_course.widgets) ----------------------------------------
+
+
+def test_mu_sigma_sliders_have_the_shared_ranges():
+    mu, sigma = widgets.mu_sigma_sliders(0.5, 1.5)
+    assert (mu.value, sigma.value) == (0.5, 1.5)
+    assert (mu.min, mu.max, mu.description) == (*widgets.MU_RANGE, "μ")
+    assert (sigma.min, sigma.max, sigma.description) == (*widgets.SIGMA_RANGE, "σ")
+    assert reparam.MU_RANGE == widgets.MU_RANGE and reparam.SIGMA_RANGE == widgets.SIGMA_RANGE
+
+
+def test_redraw_on_change_wires_every_slider():
+    mu, sigma = widgets.mu_sigma_sliders(0.0, 1.0)
+    calls = []
+    widgets.redraw_on_change((mu, sigma), lambda: calls.append((mu.value, sigma.value)))
+    mu.value = 1.0
+    sigma.value = 2.0
+    sigma.value = 2.0  # no change, no redraw
+    assert calls == [(1.0, 1.0), (1.0, 2.0)]
+
+
+def test_mu_sigma_explorer_redraws_for_either_slider():
+    class Counter(widgets.MuSigmaExplorer):
+        def __init__(self):
+            self.seen = []
+            figure = widgets.explorer_figure(300, 200)
+            figure.add_subplot()
+            super().__init__(figure, mu=0.0, sigma=1.0)
+
+        def redraw(self, mu, sigma):
+            self.seen.append((mu, sigma))
+            self.figure.axes[0].set_title(f"{mu} {sigma}")
+
+    explorer = Counter()
+    first = bytes(explorer.image.value)
+    explorer.mu.value = -1.0
+    explorer.sigma.value = 0.5
+    assert explorer.seen == [(0.0, 1.0), (-1.0, 1.0), (-1.0, 0.5)]
+    assert first.startswith(b"\x89PNG") and bytes(explorer.image.value) != first
+    sliders, image = explorer.children
+    assert list(sliders.children) == [explorer.mu, explorer.sigma] and image is explorer.image
+    assert image.layout.width == "300px" and explorer.update_seconds >= 0
+    assert plt.get_fignums() == []

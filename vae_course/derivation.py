@@ -12,19 +12,15 @@ and by quadrature (the trapezoidal rule on a grid), and draws the lesson's figur
 float64; everything random takes a seed.
 """
 
-import io
-
-import ipywidgets
 import numpy as np
 
 from . import _quiet  # noqa: F401  (TensorFlow's log level, before anything imports it)
 from .maths import gaussian_log_density, kl_monte_carlo
+from .widgets import EXPLORER_DPI, MU_RANGE, SIGMA_RANGE, MuSigmaExplorer, explorer_figure  # noqa: F401
 
 HALF_LOG_TWO_PI = 0.5 * np.log(2.0 * np.pi)
 
-# The slider explorer's ranges, shared by its sliders and its fixed axes.
-MU_RANGE = (-3.0, 3.0)
-SIGMA_RANGE = (0.2, 2.5)
+# The slider explorer's fixed z-axis; its sliders' ranges MU_RANGE and SIGMA_RANGE come from vae_course.widgets.
 Z_LIMITS = (-8.0, 8.0)
 
 
@@ -304,37 +300,22 @@ def plot_sum_versus_mean(latent_dims=None, seed=0):
 # ---- the slider explorer -------------------------------------------------------------------
 
 
-class KLExplorer(ipywidgets.VBox):
+class KLExplorer(MuSigmaExplorer):
     """Two sliders (mu, sigma) and the figure of q, p and q log(q / p), redrawn on every move.
 
-    The figure is a plain matplotlib ``Figure`` rendered into an ``ipywidgets.Image``, so no pyplot state is
-    touched. Attributes for code and tests: ``mu``, ``sigma`` (the sliders), ``image``, ``figure``,
-    ``closed_form`` and ``area`` (the KL by Equation 17-3 and by ``kl_quadrature``).
+    The figure is a plain matplotlib ``Figure`` that ``MuSigmaExplorer`` shows as a PNG at its natural size,
+    so no pyplot state is touched. Attributes for code and tests: ``mu``, ``sigma`` (the sliders), ``image``,
+    ``figure``, ``closed_form`` and ``area`` (the KL by Equation 17-3 and by ``kl_quadrature``).
     """
 
-    def __init__(self, mu=1.5, sigma=0.7, dpi=80, num=1201):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        self.mu = ipywidgets.FloatSlider(value=mu, min=MU_RANGE[0], max=MU_RANGE[1], step=0.1, description="μ")
-        self.sigma = ipywidgets.FloatSlider(value=sigma, min=SIGMA_RANGE[0], max=SIGMA_RANGE[1], step=0.05,
-                                         description="σ")
-        self.image = ipywidgets.Image(format="png")
-        self.figure = Figure(figsize=(11, 3.8), dpi=dpi)
-        FigureCanvasAgg(self.figure)
-        self._axes = self.figure.subplots(1, 2)
+    def __init__(self, mu=1.5, sigma=0.7, dpi=EXPLORER_DPI, num=1201):
+        figure = explorer_figure(940, 340, dpi=dpi)
+        self._axes = figure.subplots(1, 2)
         self._z = np.linspace(*Z_LIMITS, int(num))
-        super().__init__(children=[ipywidgets.HBox([self.mu, self.sigma]), self.image])
-        self.mu.observe(self._on_change, names="value")
-        self.sigma.observe(self._on_change, names="value")
-        self.update()
+        super().__init__(figure, mu, sigma)
 
-    def _on_change(self, change):
-        self.update()
-
-    def update(self):
-        """Redraw both panels for the sliders' current values."""
-        mu, sigma = float(self.mu.value), float(self.sigma.value)
+    def redraw(self, mu, sigma):
+        """Both panels drawn afresh for mu and sigma."""
         left, right = self._axes
         left.clear()
         right.clear()
@@ -344,9 +325,6 @@ class KLExplorer(ipywidgets.VBox):
         for ax in (left, right):
             ax.set_xlim(*Z_LIMITS)
         self.figure.tight_layout()
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
-        self.image.value = buffer.getvalue()
 
 
 def kl_explorer(mu=1.5, sigma=0.7):

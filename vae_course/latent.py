@@ -15,7 +15,6 @@ the ``LatentExplorer`` widget.
 """
 
 import base64
-import io
 import math
 import time
 from statistics import NormalDist
@@ -24,8 +23,10 @@ import ipywidgets
 import numpy as np
 
 from . import _quiet  # noqa: F401  (TensorFlow's log level, before anything imports it)
+from .widgets import EXPLORER_DPI, canvas_png, explorer_figure, figure_image, redraw_on_change
 
 SLIDER_RANGE = (-3.0, 3.0)  # the explorer's sliders: 3 prior standard deviations either way
+MAP_MARGIN = 0.3  # the explorer's map reaches this far past the sliders' range, so the marker shows whole at the ends
 
 
 # ---- reference versions of the exercises ------------------------------------------------
@@ -271,7 +272,7 @@ def plot_aggregate_posterior(z_mean=None, y=None, title=None):
             bar.set_label("label")
         bins = np.linspace(-4, 4, 41)
         for k, colour in ((0, "C0"), (1, "C1")):
-            hist_ax.hist(z[:, k], bins=bins, density=True, alpha=0.45, color=colour,
+            hist_ax.hist(z[:, k], bins=bins, density=True, histtype="stepfilled", alpha=0.45, color=colour,
                          label=f"z_mean[{k}] of {len(z)} images")
     else:
         ax.text(0, 0, "write latent_means\nto see your points", ha="center", va="center", color="0.3")
@@ -294,15 +295,6 @@ def plot_aggregate_posterior(z_mean=None, y=None, title=None):
 # ---- the slider explorer -----------------------------------------------------------------------
 
 
-def _png(figure):
-    """The figure's canvas as PNG bytes, as last drawn (no new layout or redraw)."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(figure.canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
-    return buffer.getvalue()
-
-
 class LatentExplorer(ipywidgets.VBox):
     """Two sliders, z[0] and z[1], and the image the decoder makes at that point, redrawn on every move.
 
@@ -318,10 +310,7 @@ class LatentExplorer(ipywidgets.VBox):
     and ``moves`` (redraws so far).
     """
 
-    def __init__(self, decoder, z_points=None, labels=None, value=(0.0, 0.0), dpi=80):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
+    def __init__(self, decoder, z_points=None, labels=None, value=(0.0, 0.0), dpi=EXPLORER_DPI):
         from .plots import IMAGE_CMAP
 
         self.decoder = decoder
@@ -333,12 +322,11 @@ class LatentExplorer(ipywidgets.VBox):
                                          continuous_update=True)
         self.z1 = ipywidgets.FloatSlider(value=value[1], min=low, max=high, step=0.05, description="z[1]",
                                          continuous_update=True)
-        self.image = ipywidgets.Image(format="png")
         self.moves = 0
         self._point = np.zeros((1, 2), dtype=np.float32)  # reused for every decoder call
 
-        self.figure = Figure(figsize=(8.0, 3.8), dpi=dpi)
-        FigureCanvasAgg(self.figure)
+        self.figure = explorer_figure(8.0 * dpi, 3.8 * dpi, dpi=dpi)
+        self.image = figure_image(self.figure)  # shown at the PNG's own size, not stretched
         map_ax, image_ax = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
         if z_points is not None:
             z_points = np.asarray(_numpy(z_points))
@@ -347,9 +335,11 @@ class LatentExplorer(ipywidgets.VBox):
                                     vmax=9.5, alpha=0.6)
             if labels is not None:
                 self.figure.colorbar(points, ax=map_ax, ticks=np.arange(10), label="label")
-        (self._marker,) = map_ax.plot([value[0]], [value[1]], "X", color="black", ms=11, mec="white")
-        map_ax.set_xlim(low, high)
-        map_ax.set_ylim(low, high)
+        # The map reaches MAP_MARGIN past the sliders' range and the marker is not clipped at the axes' edge,
+        # so at z = -3 or +3 the whole cross still shows.
+        (self._marker,) = map_ax.plot([value[0]], [value[1]], "X", color="black", ms=11, mec="white", clip_on=False)
+        map_ax.set_xlim(low - MAP_MARGIN, high + MAP_MARGIN)
+        map_ax.set_ylim(low - MAP_MARGIN, high + MAP_MARGIN)
         map_ax.set_xlabel("z[0]")
         map_ax.set_ylabel("z[1]")
         map_ax.set_title("where you are in the latent space")
@@ -370,8 +360,7 @@ class LatentExplorer(ipywidgets.VBox):
         self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
 
         super().__init__(children=[ipywidgets.HBox([self.z0, self.z1]), self.image])
-        self.z0.observe(self._on_change, names="value")
-        self.z1.observe(self._on_change, names="value")
+        redraw_on_change((self.z0, self.z1), self.update)
         self.update()
 
     @property
@@ -386,9 +375,6 @@ class LatentExplorer(ipywidgets.VBox):
         self._point[0] = z
         return np.asarray(ops.convert_to_numpy(ops.sigmoid(self.decoder(self._point, training=False))))[0]
 
-    def _on_change(self, change):
-        self.update()
-
     def update(self):
         """Decode the sliders' point and redraw the existing figure into the image widget."""
         start = time.perf_counter()
@@ -401,7 +387,7 @@ class LatentExplorer(ipywidgets.VBox):
         canvas.restore_region(self._background)
         for artist in self._moving + self._frame:
             self.figure.draw_artist(artist)
-        self.image.value = _png(self.figure)
+        self.image.value = canvas_png(self.figure)
         self.moves += 1
         self.update_seconds = time.perf_counter() - start
 

@@ -210,38 +210,28 @@ def plot_latent_space(vae, x, y=None, class_names=None, title=None, point_size=8
     return fig
 
 
-def plot_manifold(vae, n=15, span=2.0, title=None):
-    """Decode an n x n grid of z in [-span, span]^2 in one batch and tile the images into one picture.
+def plot_manifold(vae, n=15, span=None, title=None):
+    """Decode an n x n grid of z in one batch and tile the images into one picture (2-D latent spaces only).
 
-    Only for models with a 2-D latent space. The axes are labelled in latent coordinates;
-    z[1] grows upwards.
+    By default the coordinates are the normal quantiles Phi^-1((i + 1/2) / n) of lesson 07
+    (``latent.normal_quantiles``), so every column and every row holds the same share 1/n of the
+    prior's mass. Pass ``span`` for evenly spaced coordinates on [-span, span] instead. Tick labels
+    give the latent coordinates of the tile centres; z[1] grows upwards.
     """
+    from . import latent  # imported here: latent imports this module's IMAGE_CMAP inside its functions
+
     k = latent_dim_of(vae)
     if k != 2:
         raise ValueError(f"plot_manifold needs a 2-D latent space; this model has latent_dim = {k}")
     n = int(n)
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    grid = np.linspace(-span, span, n, dtype=np.float32)
-    z0, z1 = np.meshgrid(grid, grid[::-1])  # row 0 of the picture is the largest z[1]
-    z = np.stack([z0.ravel(), z1.ravel()], axis=1)
-    images = _as_images(_to_numpy(vae.generate(z)))
-    h, w = images.shape[1:]
-    gap = 1  # a blank pixel between tiles, so neighbouring digits do not run into each other
-    tiled = np.zeros((n * (h + gap) - gap, n * (w + gap) - gap), dtype=np.float32)
-    for index, image in enumerate(images):
-        row, col = divmod(index, n)
-        tiled[row * (h + gap) : row * (h + gap) + h, col * (w + gap) : col * (w + gap) + w] = image
-    # Map pixel positions to latent coordinates so that each tile's centre sits at its z.
-    step = (2 * span / (n - 1)) if n > 1 else 1.0
-    left = -span - (w / 2) * step / (w + gap)
-    right = -span + (tiled.shape[1] - w / 2) * step / (w + gap)
-    bottom = -span - (h / 2) * step / (h + gap)
-    top = -span + (tiled.shape[0] - h / 2) * step / (h + gap)
-    extent = (left, right, bottom, top)
-    fig, ax = plt.subplots(figsize=(6.4, 6.4), layout="constrained")
-    ax.imshow(tiled, cmap=IMAGE_CMAP, vmin=0.0, vmax=1.0, extent=extent, interpolation="nearest")
-    ax.set_xlabel("z[0]")
-    ax.set_ylabel("z[1]")
-    ax.set_title(title or f"Images decoded from a {n} x {n} grid of z in [-{span:g}, {span:g}]^2")
-    return fig
+    if span is None:
+        values = latent.normal_quantiles(n)
+        title = title or f"Images decoded from a {n} x {n} grid of z at normal quantiles"
+    else:
+        values = np.linspace(-span, span, n, dtype=np.float32)
+        title = title or f"Images decoded from a {n} x {n} grid of z evenly spaced in [-{span:g}, {span:g}]²"
+    grid = latent.manifold_grid(values)  # picture order: row 0 holds the largest z[1]
+    images = _as_images(_to_numpy(vae.generate(grid)))
+    return latent.plot_manifold_images(images, grid, title=title)

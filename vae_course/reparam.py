@@ -10,17 +10,12 @@ This module holds the lesson's reference functions, its figures and the
 slider explorer. Everything random takes a seed.
 """
 
-import io
-import time
-
-import ipywidgets
 import numpy as np
 
 from . import _quiet  # noqa: F401  (TensorFlow's log level, before anything imports it)
+from .widgets import EXPLORER_DPI, MU_RANGE, SIGMA_RANGE, MuSigmaExplorer, explorer_figure  # noqa: F401
 
-# The slider explorer's ranges, shared by its sliders and its fixed x-axis.
-MU_RANGE = (-3.0, 3.0)
-SIGMA_RANGE = (0.2, 2.5)
+# The slider explorer's fixed x-axis; its sliders' ranges MU_RANGE and SIGMA_RANGE come from vae_course.widgets.
 X_LIMITS = (-9.0, 9.0)
 
 
@@ -93,6 +88,8 @@ def _is_missing(values):
 def plot_histogram_vs_density(z, mu, sigma, ax=None, bins=50, title=None):
     """Histogram of the draws z (density=True) against the density N(mu, sigma^2); returns the axes.
 
+    The histogram is one filled step outline (``histtype="stepfilled"``), so neighbouring bars have no seams.
+
     ``z`` may still be the ``____`` placeholder (or None): then only the density is drawn,
     with a note, so a fresh lesson runs top to bottom.
     """
@@ -107,7 +104,8 @@ def plot_histogram_vs_density(z, mu, sigma, ax=None, bins=50, title=None):
                 ha="left", va="top", color="0.4")
     else:
         z = _as_numpy(z).ravel()
-        ax.hist(z, bins=bins, density=True, alpha=0.55, color="C0", label=f"histogram of {z.size:,} draws")
+        ax.hist(z, bins=bins, density=True, histtype="stepfilled", alpha=0.55, color="C0",
+                label=f"histogram of {z.size:,} draws")
         grid = np.linspace(min(grid[0], z.min()), max(grid[-1], z.max()), 400)
     ax.plot(grid, normal_density(grid, mu, sigma), color="C3", lw=2, label=f"density N({mu:g}, {sigma:g}²)")
     ax.set_xlabel("z")
@@ -133,7 +131,8 @@ def plot_reparam_grid(params=((0.0, 1.0), (2.0, 0.5), (-1.0, 2.0)), n=5000, seed
     grid = np.linspace(min(low, -4.0), max(high, 4.0), 400)
     for ax, (mu, sigma) in zip(axes[0], params):
         z = reparameterize(mu, sigma, eps)
-        ax.hist(z, bins=bins, density=True, alpha=0.55, color="C0", label="histogram of μ + σ·ε")
+        ax.hist(z, bins=bins, density=True, histtype="stepfilled", alpha=0.55, color="C0",
+                label="histogram of μ + σ·ε")
         ax.plot(grid, normal_density(grid, mu, sigma), color="C3", lw=2, label="N(μ, σ²)")
         ax.plot(grid, normal_density(grid, 0.0, 1.0), "--", color="0.45", lw=1, label="N(0, 1)")
         ax.set_title(f"μ = {mu:g}, σ = {sigma:g}")
@@ -193,34 +192,24 @@ def _as_numpy(values):
 # ---- the slider explorer -------------------------------------------------------------------
 
 
-class ReparamExplorer(ipywidgets.VBox):
+class ReparamExplorer(MuSigmaExplorer):
     """Two sliders (mu, sigma) and a histogram of z = mu + sigma * eps that redraws as they move.
 
-    The noise eps is drawn ONCE; a move only recomputes z, the bar heights and the
-    density curve on the same matplotlib figure, then renders that figure into an
-    ``ipywidgets.Image``. No pyplot state is touched, so it works with any backend.
-    Attributes for code and tests: ``mu``, ``sigma`` (the sliders), ``eps``, ``z``,
-    ``heights``, ``edges``, ``figure``, ``image``, ``update_seconds`` (last redraw).
+    The noise eps is drawn ONCE; a move only recomputes z, the histogram (one filled step outline, so
+    neighbouring bars have no seams) and the density curve on the same matplotlib figure, which
+    ``MuSigmaExplorer`` then shows as a PNG at its natural size. Attributes for code and tests: ``mu``,
+    ``sigma`` (the sliders), ``eps``, ``z``, ``heights``, ``edges``, ``figure``, ``image``,
+    ``update_seconds`` (last redraw).
     """
 
-    def __init__(self, n=5000, seed=0, mu=0.0, sigma=1.0, bins=40, dpi=80):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
+    def __init__(self, n=5000, seed=0, mu=0.0, sigma=1.0, bins=40, dpi=EXPLORER_DPI):
         self.eps = np.random.default_rng(seed).standard_normal(int(n))
         self._eps_edges = np.linspace(-4.0, 4.0, int(bins) + 1)
-        self.mu = ipywidgets.FloatSlider(value=mu, min=MU_RANGE[0], max=MU_RANGE[1], step=0.1, description="μ")
-        self.sigma = ipywidgets.FloatSlider(value=sigma, min=SIGMA_RANGE[0], max=SIGMA_RANGE[1], step=0.05,
-                                         description="σ")
-        self.image = ipywidgets.Image(format="png")
-
-        self.figure = Figure(figsize=(6.4, 3.6), dpi=dpi)
-        FigureCanvasAgg(self.figure)
-        self._ax = ax = self.figure.add_subplot()
+        figure = explorer_figure(700, 390, dpi=dpi)
+        self._ax = ax = figure.add_subplot()
         self._grid = np.linspace(*X_LIMITS, 400)
-        widths = np.diff(self._eps_edges)
-        self._bars = ax.bar(self._eps_edges[:-1], np.zeros(int(bins)), width=widths, align="edge",
-                            color="C0", alpha=0.55, label="histogram of z = μ + σ·ε")
+        self._histogram = ax.stairs(np.zeros(int(bins)), self._eps_edges, fill=True, color="C0", alpha=0.55,
+                                    label="histogram of z = μ + σ·ε")
         (self._curve,) = ax.plot(self._grid, normal_density(self._grid, 0.0, 1.0), color="C3", lw=2,
                                  label="density N(μ, σ²)")
         ax.plot(self._grid, normal_density(self._grid, 0.0, 1.0), "--", color="0.45", lw=1,
@@ -230,37 +219,21 @@ class ReparamExplorer(ipywidgets.VBox):
         ax.set_ylabel("probability density")
         ax.legend(loc="upper right", fontsize="small")
         ax.set_title("μ = 0.00, σ = 1.00")
-        self.figure.tight_layout()
+        figure.tight_layout()
+        super().__init__(figure, mu, sigma)
 
-        super().__init__(children=[ipywidgets.HBox([self.mu, self.sigma]), self.image])
-        self.mu.observe(self._on_change, names="value")
-        self.sigma.observe(self._on_change, names="value")
-        self.update()
-
-    def _on_change(self, change):
-        self.update()
-
-    def update(self):
-        """Redraw for the sliders' current values (called on every move)."""
-        start = time.perf_counter()
-        mu, sigma = float(self.mu.value), float(self.sigma.value)
+    def redraw(self, mu, sigma):
+        """New draws z, bin edges (the eps bins, shifted and stretched), bar heights, curve and title."""
         self.z = reparameterize(mu, sigma, self.eps)
         self.edges = reparameterize(mu, sigma, self._eps_edges)
         counts, _ = np.histogram(self.z, bins=self.edges)
         self.heights = counts / (self.z.size * np.diff(self.edges))
-        for bar, left, width, height in zip(self._bars, self.edges[:-1], np.diff(self.edges), self.heights):
-            bar.set_x(left)
-            bar.set_width(width)
-            bar.set_height(height)
+        self._histogram.set_data(self.heights, self.edges)
         self._curve.set_ydata(normal_density(self._grid, mu, sigma))
         peak = max(self.heights.max(), normal_density(mu, mu, sigma), normal_density(0.0, 0.0, 1.0))
         self._ax.set_ylim(0, 1.12 * peak)
         self._ax.set_title(f"μ = {mu:.2f}, σ = {sigma:.2f}: sample mean {self.z.mean():.2f}, "
                            f"sample std {self.z.std():.2f}")
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
-        self.image.value = buffer.getvalue()
-        self.update_seconds = time.perf_counter() - start
 
     @property
     def sample_mean(self):
