@@ -13,10 +13,13 @@ def elbo_terms(vae, x, n_samples=10, seed=0, batch_size=1024):
     """Per-example reconstruction term and KL term, each in nats.
 
     reconstruction = -E_q[log p(x | z)] estimated with ``n_samples`` draws of z;
-    KL = KL(q(z | x) || N(0, I)) in closed form (Equation 17-4).
+    KL = KL(q(z | x) || N(0, I)) in closed form (Equation 17-4), or, for a model whose q has no closed form
+    (one with ``sample_posterior``, e.g. ``flows.FlowVAE``), E_q[log q(z | x) - log p(z)] from the same draws.
     """
     x = np.asarray(x, dtype=np.float32)
     rng = np.random.default_rng(seed)
+    if hasattr(vae, "sample_posterior"):
+        return _sampled_elbo_terms(vae, x, n_samples, rng, batch_size)
     reconstruction, kl = [], []
     for start in range(0, len(x), batch_size):
         batch = x[start : start + batch_size]
@@ -29,6 +32,28 @@ def elbo_terms(vae, x, n_samples=10, seed=0, batch_size=1024):
             total += ops.convert_to_numpy(reconstruction_nats(batch, logits))
         reconstruction.append(total / n_samples)
         kl.append(ops.convert_to_numpy(kl_log_var(z_mean, z_log_var)))
+    return np.concatenate(reconstruction), np.concatenate(kl)
+
+
+def _posterior_draw(vae, x, rng):
+    """z ~ q(z | x) from NumPy noise, with log q(z | x) and log p(z), for a model with ``sample_posterior``."""
+    latent_dim = int(vae.decoder.inputs[0].shape[-1])
+    eps = rng.standard_normal((len(x), latent_dim)).astype(np.float32)
+    z, log_q = vae.sample_posterior(x, eps=eps)
+    return z, ops.convert_to_numpy(log_q).astype(np.float64), _log_normal(ops.convert_to_numpy(z).astype(np.float64), 0.0, 0.0)
+
+
+def _sampled_elbo_terms(vae, x, n_samples, rng, batch_size):
+    reconstruction, kl = [], []
+    for start in range(0, len(x), batch_size):
+        batch = x[start : start + batch_size]
+        rec, log_ratio = np.zeros(len(batch)), np.zeros(len(batch))
+        for _ in range(n_samples):
+            z, log_q, log_p = _posterior_draw(vae, batch, rng)
+            rec += ops.convert_to_numpy(reconstruction_nats(batch, vae.decoder(z, training=False)))
+            log_ratio += log_q - log_p
+        reconstruction.append(rec / n_samples)
+        kl.append(log_ratio / n_samples)
     return np.concatenate(reconstruction), np.concatenate(kl)
 
 
@@ -53,8 +78,14 @@ def importance_log_weights(vae, x, k, seed=0):
     """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x), z_i ~ q(z | x); shape (k, n)."""
     x = np.asarray(x, dtype=np.float32)
     rng = np.random.default_rng(seed)
-    z_mean, z_log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in vae.encoder(x, training=False))
     weights = np.empty((k, len(x)))
+    if hasattr(vae, "sample_posterior"):
+        for i in range(k):
+            z, log_q, log_p = _posterior_draw(vae, x, rng)
+            log_px_z = -ops.convert_to_numpy(reconstruction_nats(x, vae.decoder(z, training=False)))
+            weights[i] = log_px_z.astype(np.float64) + log_p - log_q
+        return weights
+    z_mean, z_log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in vae.encoder(x, training=False))
     for i in range(k):
         z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape)
         logits = vae.decoder(z.astype(np.float32), training=False)

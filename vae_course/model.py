@@ -75,7 +75,7 @@ class VAE(keras.Model):
 
     def compute_losses(self, x, training=False):
         """Mean over the batch of the reconstruction term, the KL term, and their beta-weighted sum."""
-        z_mean, z_log_var = self.encoder(x, training=training)
+        z_mean, z_log_var = self.encoder(x, training=training)[:2]  # an encoder may return more (flows.py)
         z = self.sampling([z_mean, z_log_var])
         logits = self.decoder(z, training=training)
         reconstruction = ops.mean(reconstruction_nats(x, logits))

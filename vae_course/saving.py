@@ -17,7 +17,7 @@ def load_model(path):
     """``keras.saving.load_model(path, safe_mode=True)`` with the course's layers registered, in plain words on failure."""
     import keras
 
-    from . import layers, model  # noqa: F401  (registers Sampling and VAE)
+    from . import flows, layers, model  # noqa: F401  (registers Sampling, VAE, FlowVAE and IAFStep)
 
     path = Path(path)
     if not path.is_file():
