@@ -22,7 +22,7 @@ from . import _quiet  # noqa: F401
 import keras
 from keras import layers, ops
 
-from .model import VAE, build_decoder, reconstruction_nats
+from .model import VAE, build_decoder, build_encoder, reconstruction_nats
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -97,17 +97,6 @@ class IAFStep(layers.Layer):
                 "activation": keras.activations.serialize(self.activation)}
 
 
-def build_context_encoder(input_shape, latent_dim, hidden=(256, 128), activation="gelu", name="encoder"):
-    """x -> (z_mean, z_log_var, h): ``model.build_encoder`` that also returns its last hidden layer h."""
-    x = keras.Input(shape=tuple(input_shape), name="x")
-    h = layers.Flatten()(x)
-    for i, units in enumerate(hidden):
-        h = layers.Dense(units, activation=activation, name=f"hidden_{i}")(h)
-    z_mean = layers.Dense(latent_dim, name="z_mean")(h)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
-    return keras.Model(x, [z_mean, z_log_var, h], name=name)
-
-
 @keras.saving.register_keras_serializable(package="vae_course")
 class FlowVAE(VAE):
     """``model.VAE`` with inverse autoregressive flow steps after the Sampling layer.
@@ -172,7 +161,7 @@ def make_flow_vae(input_shape, latent_dim=2, hidden=(256, 128), flow_steps=4, fl
                   activation="gelu", seed=None, gate_bias=2.0):
     """``make_vae``'s dense VAE with ``flow_steps`` IAF steps (alternating variable order) in q(z | x)."""
     input_shape = tuple(int(d) for d in input_shape)
-    encoder = build_context_encoder(input_shape, latent_dim, hidden, activation)
+    encoder = build_encoder(input_shape, latent_dim, hidden, activation, return_hidden=True)  # (mean, log_var, h)
     decoder = build_decoder(input_shape, latent_dim, tuple(reversed(hidden)), activation)
     flows = [IAFStep(flow_hidden, reverse=bool(i % 2), activation=activation, gate_bias=gate_bias, name=f"iaf_{i}")
              for i in range(int(flow_steps))]

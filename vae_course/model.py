@@ -16,15 +16,16 @@ from .layers import Sampling
 from .maths import kl_log_var
 
 
-def build_encoder(input_shape, latent_dim, hidden=(256, 128), activation="gelu", name="encoder"):
-    """x -> (z_mean, z_log_var): a dense network with two linear heads."""
+def build_encoder(input_shape, latent_dim, hidden=(256, 128), activation="gelu", name="encoder",
+                  return_hidden=False):
+    """x -> (z_mean, z_log_var): a dense network with two linear heads; also its last hidden layer if asked."""
     x = keras.Input(shape=tuple(input_shape), name="x")
     h = layers.Flatten()(x)
     for i, units in enumerate(hidden):
         h = layers.Dense(units, activation=activation, name=f"hidden_{i}")(h)
     z_mean = layers.Dense(latent_dim, name="z_mean")(h)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
-    return keras.Model(x, [z_mean, z_log_var], name=name)
+    return keras.Model(x, [z_mean, z_log_var, h] if return_hidden else [z_mean, z_log_var], name=name)
 
 
 def build_decoder(output_shape, latent_dim, hidden=(128, 256), activation="gelu", name="decoder"):
