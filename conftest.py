@@ -1,11 +1,14 @@
 """Repository-wide pytest set-up.
 
 - Finds nbval's sanitize file from any folder.
+- Runs the suite on min(2, CPU cores) pytest-xdist workers, one file at a time per worker (a notebook's cells
+  must share one kernel), the longest files first so both workers finish together. See CONTRIBUTING.md.
 - Measures each solution notebook's peak memory during its nbval run (the kernel's VmHWM) and fails the
   notebook's last cell above the limit: Binder gives a course 2 GB, so we keep every notebook under 1.5 GB.
 """
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 NOTEBOOK_PEAK_LIMIT_MB = float(os.environ.get("VAE_COURSE_NOTEBOOK_LIMIT_MB", 1536))
 _PEAKS = {}
+_SUMMARIES = {}
 
 
 def pytest_configure(config):
@@ -21,6 +25,81 @@ def pytest_configure(config):
     path = getattr(opt, "nbval_sanitize_with", None)
     if path and not Path(path).is_absolute():
         opt.nbval_sanitize_with = str(config.rootpath / path)
+
+
+# ---- parallel runs (pytest-xdist) -------------------------------------------------------------------------
+
+MAX_WORKERS = 2  # TensorFlow already spreads one process over every core: more workers only add memory
+
+
+def default_workers():
+    """Workers for a plain `pytest` (and for `-n auto`): min(2, usable cores); PYTEST_XDIST_AUTO_NUM_WORKERS wins."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").isdigit():
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return min(MAX_WORKERS, cores)
+
+
+def _worth_distributing(config):
+    """False for debugging runs (--pdb, --trace, -s, --collect-only) and for a selection inside one file."""
+    opt = config.option
+    if opt.collectonly or opt.usepdb or getattr(opt, "trace", False) or opt.capture == "no":
+        return False
+    files = {Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args}
+    return len(files) != 1 or not next(iter(files)).is_file()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own pytest_cmdline_main reads the options
+def pytest_cmdline_main(config):
+    opt = config.option
+    if not hasattr(opt, "numprocesses") or hasattr(config, "workerinput"):  # -p no:xdist, or inside a worker
+        return
+    if opt.numprocesses is None and _worth_distributing(config) and default_workers() > 1:
+        opt.numprocesses = default_workers()
+    if opt.numprocesses and opt.dist == "no":  # no --dist given: never "load", which splits a notebook
+        opt.dist = "loadfile"
+        opt.loadscopereorder = False  # keep our order (below) instead of "most tests first"
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist's: unknown under -p no:xdist
+def pytest_xdist_auto_num_workers(config):
+    return default_workers()
+
+
+def _recorded_seconds(item):
+    """How long a notebook cell took when its outputs were stored (nbclient records it), 0 if unknown."""
+    times = getattr(getattr(item, "cell", None), "metadata", {}).get("execution", {})
+    try:
+        start, end = (datetime.fromisoformat(times[key].replace("Z", "+00:00"))
+                      for key in ("iopub.execute_input", "shell.execute_reply"))
+    except (KeyError, ValueError, AttributeError):
+        return 0.0
+    return max(0.0, (end - start).total_seconds())
+
+
+def pytest_collection_modifyitems(config, items):
+    """On xdist workers, order the files longest first, as the workers take them: the browser test (about a
+    minute), then the notebooks by the run time recorded when their outputs were stored, then the unit test files
+    (many short ones, which even out the end). The order inside a file is kept."""
+    if not hasattr(config, "workerinput"):
+        return
+    browser = {item.path for item in items if item.get_closest_marker("browser")}
+    notebook_seconds = {}
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            notebook_seconds[item.path] = notebook_seconds.get(item.path, 0.0) + _recorded_seconds(item)
+
+    def rank(item):
+        if item.path in browser:
+            return (0, 0.0)
+        if item.path in notebook_seconds:
+            return (1, -notebook_seconds[item.path])
+        return (2, 0.0)
+
+    items.sort(key=rank)  # stable: every worker computes the same order, as xdist requires
 
 
 def kernel_peak_mb(kernel):
@@ -51,14 +130,23 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 def pytest_runtest_logreport(report):
+    """Collect what tests leave for the end of the run in ``user_properties`` (xdist sends those to the controller):
+    ("notebook_peak_mb", (name, MB)) and ("summary", (section title, [lines]))."""
     if report.when == "teardown":
         for key, value in report.user_properties:
             if key == "notebook_peak_mb":
                 name, peak = value
                 _PEAKS[name] = peak
+            elif key == "summary":
+                section, lines = value
+                _SUMMARIES.setdefault(section, []).extend(lines)
 
 
 def pytest_terminal_summary(terminalreporter):
+    for section, lines in _SUMMARIES.items():
+        terminalreporter.section(section)
+        for line in lines:
+            terminalreporter.write_line(line)
     if _PEAKS:
         terminalreporter.section("notebook peak memory (kernel VmHWM)")
         for name, peak in sorted(_PEAKS.items()):

@@ -121,12 +121,10 @@ def screenshots():
     return OUTPUT
 
 
-def _report(capsys, lines):
-    """Print past pytest's capture, so timings show in every run's log."""
-    with capsys.disabled():
-        print()
-        for line in lines:
-            print(f"[browser] {line}")
+def _report(request, lines):
+    """Show the timings in every run's log: the root conftest prints them in a "browser test" section at the end
+    (printing past pytest's capture would lose them under pytest-xdist, whose workers' output is not shown)."""
+    request.node.user_properties.append(("summary", ("browser test", list(lines))))
 
 
 def _write_timings(name, timings):
@@ -227,7 +225,7 @@ def _slider_summary(seconds):
 # ---- the lessons ---------------------------------------------------------------------------------------
 
 
-def test_lesson_02_in_jupyterlab(page, lab, screenshots, capsys):
+def test_lesson_02_in_jupyterlab(page, lab, screenshots, request):
     notebook, timings = _open_and_run_all(page, lab, screenshots, LESSON_02)
 
     _answer_exercise(
@@ -242,7 +240,7 @@ def test_lesson_02_in_jupyterlab(page, lab, screenshots, capsys):
                             [(0, "ArrowRight")] * 3 + [(1, "ArrowRight")] * 2)
     timings["slider"] = _slider_summary(seconds)
     _write_timings("lesson02", timings)
-    _report(capsys, [
+    _report(request, [
         f"lesson 02: opened in {timings['open_seconds']:.1f} s, Run All Cells took {timings['run_all_seconds']:.1f} s",
         f"lesson 02: slider move, key press to new image shown in the browser: median "
         f"{1000 * timings['slider']['median_seconds']:.0f} ms, max {1000 * timings['slider']['max_seconds']:.0f} ms "
@@ -252,7 +250,7 @@ def test_lesson_02_in_jupyterlab(page, lab, screenshots, capsys):
 
 
 @pytest.mark.skipif(not (LESSONS / LESSON_07).exists(), reason=f"lessons/{LESSON_07} does not exist yet")
-def test_lesson_07_in_jupyterlab(page, lab, screenshots, capsys):
+def test_lesson_07_in_jupyterlab(page, lab, screenshots, request):
     notebook, timings = _open_and_run_all(page, lab, screenshots, LESSON_07)
 
     _answer_exercise(
@@ -271,7 +269,7 @@ def test_lesson_07_in_jupyterlab(page, lab, screenshots, capsys):
                             watched=("decoded-digit", (0.6, 0.1, 1.0, 0.9)))
     timings["slider"] = _slider_summary(seconds)
     _write_timings("lesson07", timings)
-    _report(capsys, [
+    _report(request, [
         f"lesson 07: opened in {timings['open_seconds']:.1f} s, Run All Cells took {timings['run_all_seconds']:.1f} s",
         f"lesson 07: z slider move, key press to new decoded image shown in the browser: median "
         f"{1000 * timings['slider']['median_seconds']:.0f} ms, max {1000 * timings['slider']['max_seconds']:.0f} ms "
