@@ -155,3 +155,14 @@ def test_the_fast_trainer_gives_the_same_steps_one_call_per_batch_or_in_one_loop
         np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-4)
     assert losses[0][1] < losses[0][0]  # it learns
     assert not np.allclose(weights[0][0][0], weights[0][1][0])  # the averaged weights are a different set
+
+
+def test_versions_are_the_installed_ones_even_when_tensorflow_was_not_imported():
+    """``--only course`` never imports TensorFlow; the versions come from the installed packages."""
+    import importlib.metadata
+
+    from vae_course.bench import _versions
+
+    versions = _versions()
+    assert versions["tensorflow"] == importlib.metadata.version("tensorflow")
+    assert versions["keras"] == importlib.metadata.version("keras")

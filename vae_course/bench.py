@@ -26,6 +26,7 @@ TensorFlow is imported inside ``run``, never at import time.
 """
 
 import argparse
+import importlib.metadata
 import json
 import math
 import os
@@ -668,9 +669,10 @@ def format_table(results):
 def _versions():
     versions = {"python": platform.python_version()}
     for name in ("keras", "tensorflow", "numpy"):
-        module = sys.modules.get(name)
-        if module is not None:
-            versions[name] = getattr(module, "__version__", None)
+        try:  # installed versions, whether or not this run imported the package (``--only course`` does not)
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
     return versions
 
 
