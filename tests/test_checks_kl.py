@@ -53,6 +53,7 @@ def test_kl_sigma_accepts_every_correct_style(fn):
         (np.ones(4), r"should be a function"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the NaN mistakes are on purpose
 def test_kl_sigma_names_each_typical_mistake(fn, match):
     assert_fails(check.kl_sigma(fn), match)
 
