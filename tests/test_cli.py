@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from vae_course import VAE, cli, load_dataset, make_vae, negative_elbo, plots  # noqa: E402
+from vae_course import VAE, cli, load_dataset, load_model, make_vae, negative_elbo, plots  # noqa: E402
 from vae_course.progress import EpochProgress  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -171,6 +171,7 @@ def test_default_folders_never_collide(tmp_path, monkeypatch):
         (["train", "--beta", "-1"], r"--beta: .*0 or more"),
         (["train", "--beta", "nan"], r"--beta: .*finite"),
         (["train", "--seed", "-3"], r"--seed: "),
+        (["train", "--flow-steps", "-1"], r"--flow-steps: "),
         (["train", "--bogus"], r"unrecognized arguments: --bogus"),
         (["fly"], r"invalid choice: 'fly'"),
         ([], r"required: COMMAND"),
@@ -245,7 +246,7 @@ def test_help_lists_the_subcommands_and_every_train_option(capsys):
     assert info.value.code == 0
     text = capsys.readouterr().out
     for option in ("--out", "--dataset", "--epochs", "--batch-size", "--latent-dim", "--hidden",
-                   "--learning-rate", "--beta", "--seed", "--quiet"):
+                   "--learning-rate", "--beta", "--seed", "--flow-steps", "--quiet"):
         assert option in text, option
 
 
@@ -405,3 +406,17 @@ def test_latent_space_is_coloured_by_label_and_names_the_dimensions_shown(monkey
     with pytest.raises(ValueError, match="2-D latent space"):
         plots.plot_manifold(vae3)
     plt.close("all")
+
+
+def test_flow_steps_train_and_save_a_flow_vae(tmp_path, capsys, no_dataset_env):
+    """--flow-steps N: q(z | x) gets N IAF steps; the settings, the metrics and the saved model all say so."""
+    out = tmp_path / "flow run"
+    argv = ["train", "--flow-steps", "2", "--epochs", "2", "--hidden", "16", "--out", str(out), "--quiet"]
+    assert cli.main(argv) == 0
+    assert json.loads((out / "config.json").read_text())["flow_steps"] == 2
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["flow_steps"] == 2 and math.isfinite(metrics["negative_elbo"])
+    vae = load_model(out / "model.keras")
+    assert type(vae).__name__ == "FlowVAE" and len(vae.flows) == 2
+    (_, _), (x_test, _) = load_dataset("digits")
+    assert negative_elbo(vae, x_test) == pytest.approx(metrics["negative_elbo"], abs=1e-3)

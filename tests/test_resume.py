@@ -52,6 +52,7 @@ def test_interrupt_then_resume_continues_from_the_saved_epoch_and_weights(tmp_pa
     # Shorten the remaining work: resume reads settings from config.json, so edit the epochs there.
     config = json.loads((out / "config.json").read_text())
     config["epochs"] = saved + 3
+    del config["flow_steps"]  # as written before --flow-steps existed: such a run resumes as the Gaussian VAE
     (out / "config.json").write_text(json.dumps(config))
     assert cli.main(["train", "--resume", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -67,6 +68,7 @@ def test_interrupt_then_resume_continues_from_the_saved_epoch_and_weights(tmp_pa
     assert (out / "model.keras").exists() and not (out / "checkpoint").exists()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["resumed_after_epoch"] == saved and metrics["epochs"] == saved + 3
+    assert metrics["flow_steps"] == 0
 
 
 def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):

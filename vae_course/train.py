@@ -42,7 +42,8 @@ DEFAULT_SEED = 0
 
 PROG = "python -m vae_course train"
 CHECKPOINT = "checkpoint"
-SETTINGS = ("dataset", "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "beta", "seed")
+SETTINGS = ("dataset", "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "beta", "seed", "flow_steps")
+OPTIONAL_SETTINGS = {"flow_steps": 0}  # missing from config.json files written before the option existed
 
 
 # ---------------------------------------------------------------------------- argument types
@@ -145,6 +146,9 @@ def add_arguments(parser):
                         "(default: %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED,
                         help="random seed for weights, sampling and shuffling (default: %(default)s)")
+    parser.add_argument("--flow-steps", type=non_negative_int, default=0, metavar="N",
+                        help="inverse autoregressive flow steps reshaping q(z | x) (vae_course.flows); 0 is the "
+                        "plain Gaussian VAE, 4 tightens the bound (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     parser.add_argument("--resume", metavar="DIR", default=None,
                         help="continue the interrupted run in DIR from its last finished epoch; "
@@ -200,7 +204,7 @@ def _settings_for_resume(args):
     try:
         settings = json.loads(config.read_text())
         for name in SETTINGS:
-            value = settings[name]
+            value = settings[name] if name in settings or name not in OPTIONAL_SETTINGS else OPTIONAL_SETTINGS[name]
             setattr(args, name, tuple(value) if name == "hidden" else value)
     except (ValueError, KeyError, TypeError) as err:
         return f"{config} is unreadable or incomplete ({err}); start a new run instead"
@@ -271,6 +275,7 @@ def run(args):
 
     from . import plots
     from .elbo import negative_elbo
+    from .flows import make_flow_vae
     from .model import make_vae
     from .guards import SafeBackupAndRestore, TrainingDiverged
     from .progress import EpochProgress
@@ -283,12 +288,17 @@ def run(args):
             f"Training a VAE on {dataset} ({len(x_train)} training and {len(x_test)} test images of "
             f"{'x'.join(map(str, image_shape))} pixels): latent_dim {args.latent_dim}, hidden "
             f"{','.join(map(str, args.hidden))}, {args.epochs} epochs of batch {args.batch_size}, "
-            f"Adam from {args.learning_rate:g} (cosine decay), beta {args.beta:g}, seed {args.seed}.",
+            f"Adam from {args.learning_rate:g} (cosine decay), beta {args.beta:g}, seed {args.seed}"
+            + (f", {args.flow_steps} flow steps in q(z | x)." if args.flow_steps else "."),
             flush=True,
         )
 
     keras.utils.set_random_seed(args.seed)
-    vae = make_vae(image_shape, args.latent_dim, hidden=args.hidden, beta=args.beta, seed=args.seed)
+    if args.flow_steps:
+        vae = make_flow_vae(image_shape, args.latent_dim, hidden=args.hidden, flow_steps=args.flow_steps,
+                            beta=args.beta, seed=args.seed)
+    else:
+        vae = make_vae(image_shape, args.latent_dim, hidden=args.hidden, beta=args.beta, seed=args.seed)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=args.epochs * steps_per_epoch)
     # One call into the compiled graph per epoch instead of one per batch: the same steps in the same order
     # (bit-identical results), without Python's per-batch overhead (python -m vae_course bench measures it).
@@ -335,6 +345,7 @@ def run(args):
         "learning_rate_schedule": "cosine decay to 0 over all steps",
         "beta": args.beta,
         "seed": args.seed,
+        "flow_steps": args.flow_steps,
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
         "created": datetime.now().isoformat(timespec="seconds"),
