@@ -41,7 +41,8 @@ class FastTrainer:
     batches; the remainder changes every epoch) and returns the mean training loss. The learning rate follows
     ``learning_rate * (1 + cos(pi * step / total_steps)) / 2``, then stays at 0. With ``ema_decay`` an
     exponential moving average of the weights is kept (decay ``min(ema_decay, (1 + t) / (10 + t))`` at step t,
-    so early on it follows the weights closely); ``with trainer.averaged_weights():`` swaps it in.
+    so early on it follows the weights closely); ``with trainer.averaged_weights():`` swaps it in. The average
+    starts with the first epoch run inside the loop graph (after ``stepwise_epochs``), from the weights then.
     """
 
     def __init__(self, vae, x, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, total_steps=None,
@@ -67,7 +68,10 @@ class FastTrainer:
         self._shuffle_seed = tf.Variable([int(seed), 0], dtype=tf.int64, trainable=False)
         self._constants = (beta1, beta2, epsilon)
         self._run = tf.function(self._epochs, jit_compile=jit_compile, autograph=False)
-        self._step_fn = tf.function(lambda idx: self._train_step(tf.gather(self._x, idx)), autograph=False)
+        # The step-by-step start keeps no weight average: its graph builds about 0.05 s sooner (a quarter less).
+        self._step_fn = tf.function(lambda idx: self._train_step(tf.gather(self._x, idx), average=False),
+                                    autograph=False)
+        self._averaging = False  # the average starts, from the current weights, with the first looped epoch
         self.stepwise_epochs = int(stepwise_epochs)
         self.epochs_done = 0
 
@@ -81,7 +85,7 @@ class FastTrainer:
         progress = tf.minimum(tf.cast(step, tf.float32) / float(self.total_steps), 1.0)
         return self.learning_rate * 0.5 * (1.0 + tf.cos(math.pi * progress))
 
-    def _train_step(self, x):
+    def _train_step(self, x, average=True):
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
@@ -98,7 +102,7 @@ class FastTrainer:
             tf.raw_ops.ResourceApplyAdam(var=w.handle, m=m.handle, v=v.handle, beta1_power=b1_power,
                                          beta2_power=b2_power, lr=lr, beta1=beta1, beta2=beta2, epsilon=epsilon,
                                          grad=g)
-        if self._ema:
+        if self._ema and average:
             decay = tf.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))  # short memory early on
             for shadow, w in zip(self._ema, self._weights):
                 shadow.assign(decay * shadow + (1.0 - decay) * w)
@@ -154,6 +158,10 @@ class FastTrainer:
             self.epochs_done += 1
         looped = epochs - stepwise
         if looped:
+            if self._ema and not self._averaging:
+                for shadow, w in zip(self._ema, self._weights):
+                    shadow.assign(w)
+                self._averaging = True
             loss = self._run(tf.constant(looped, tf.int32))
             losses.append(loss * float(looped * self.steps_per_epoch))
             self.epochs_done += looped
@@ -161,8 +169,8 @@ class FastTrainer:
 
     @contextlib.contextmanager
     def averaged_weights(self):
-        """Swap the moving-average weights in for the block (no-op without ``ema_decay``)."""
-        if not self._ema:
+        """Swap the moving-average weights in for the block (no-op without ``ema_decay`` or before it starts)."""
+        if not (self._ema and self._averaging):
             yield
             return
         saved = [w.numpy() for w in self._weights]
@@ -175,8 +183,8 @@ class FastTrainer:
                 w.assign(value)
 
     def use_averaged_weights(self):
-        """Copy the moving-average weights into the model for good."""
-        for w, shadow in zip(self._weights, self._ema):
+        """Copy the moving-average weights into the model for good (if the average has started)."""
+        for w, shadow in zip(self._weights, self._ema if self._averaging else ()):
             w.assign(shadow)
 
 
