@@ -226,8 +226,9 @@ def train_best(x_train, latent_dim=2, seconds=60.0, seed=0, callback=None, epoch
     ``flow_steps=0`` gives ``make_vae``'s plain VAE); binary cross-entropy from logits summed over pixels + KL
     (beta = 1); Adam from 5e-3 with cosine decay to 0 over 300 epochs of batch 64; an exponential moving average
     of the weights (decay 0.998) as the returned model; trained by ``FastTrainer`` on all of ``x_train``. The
-    first ``STEPWISE_EPOCHS`` epochs train the plain Gaussian VAE (``use_flows`` off, closed-form KL), which
-    gets to a usable model fastest; the flow steps join from then on. It takes about 10-15 s on 2 CPU cores,
+    first ``STEPWISE_EPOCHS`` epochs run one call per batch, keep no weight average and train the plain
+    Gaussian VAE (``use_flows`` off, closed-form KL), which gets to a usable model fastest; the flow steps and
+    the average join from then on. It takes about 10-15 s on 2 CPU cores,
     so it usually finishes well inside ``seconds``; if not, it stops at the first checkpoint past ``seconds``
     (the cosine schedule is then cut short). ``callback(vae, train_seconds, epoch)`` is called at
     ``checkpoint_epochs`` with the averaged weights in place; its time is not counted as training. ``info`` has
