@@ -57,7 +57,8 @@ def test_the_curve_summary_finds_the_first_time_below_the_target_and_the_best():
 
 
 def test_bad_arguments_give_a_usage_error():
-    for argv in (["bench", "--only", "everything"], ["bench", "--seconds", "0"], ["bench", "--repeats", "x"]):
+    for argv in (["bench", "--only", "everything"], ["bench", "--seconds", "0"], ["bench", "--repeats", "x"],
+                 ["bench", "--latent-dims", "2,-8"], ["bench", "--seconds", "inf"]):
         with pytest.raises(SystemExit) as err:
             cli.main(argv)
         assert err.value.code == 2

@@ -40,6 +40,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from .arguments import positive_float, positive_int, positive_int_list
+
 PROG = "python -m vae_course bench"
 PARTS = ("throughput", "quality", "course")
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -65,36 +67,6 @@ def _parts(text):
     return parts
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {text!r}")
-    return value
-
-
-def _positive_int(text):
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
-
-
-def _latent_dims(text):
-    try:
-        dims = tuple(int(p, 10) for p in str(text).split(","))
-    except ValueError:
-        dims = ()
-    if not dims or any(d < 1 for d in dims):
-        raise argparse.ArgumentTypeError(f"expected positive whole numbers separated by commas, got {text!r}")
-    return dims
-
-
 def add_arguments(parser):
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = ("parts, on 2 cores: throughput (about 4 min), quality (about 5 min), course (pytest and every "
@@ -104,11 +76,11 @@ def add_arguments(parser):
     parser.add_argument("--quick", action="store_true", help="a smoke run on tiny settings; the numbers mean nothing")
     parser.add_argument("--out", metavar="FILE", default="bench-results.json",
                         help="where to write the results as JSON (default: %(default)s)")
-    parser.add_argument("--repeats", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--repeats", type=positive_int, default=None, metavar="N",
                         help="throughput rounds per contender (default: 5; 1 with --quick)")
-    parser.add_argument("--seconds", type=_positive_float, default=None, metavar="S",
+    parser.add_argument("--seconds", type=positive_float, default=None, metavar="S",
                         help=f"quality: training budget per run (default: {QUALITY_SECONDS:g}; 1 with --quick)")
-    parser.add_argument("--latent-dims", type=_latent_dims, default=None, metavar="K[,K]",
+    parser.add_argument("--latent-dims", type=positive_int_list, default=None, metavar="K[,K]",
                         help="quality: latent sizes (default: 2,8; 2 with --quick)")
     parser.add_argument("--no-pytest", action="store_true", help="course: time the notebooks only, not pytest")
     parser.add_argument("--notebooks", default=None, metavar="GLOB",
