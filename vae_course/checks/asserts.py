@@ -116,20 +116,21 @@ def close(a, b, rtol=1e-4, atol=1e-5):
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
-def diagnose(actual, expected, mistakes, name, context, rtol=1e-4, atol=1e-5):
+def diagnose(actual, expected, mistakes, name, context, rtol=1e-4, atol=1e-5, mistake_atol=None, otherwise=None):
     """Correct if ``actual`` matches ``expected``; else name the first known mistake it matches.
 
-    ``mistakes`` is a list of (values a typical wrong answer gives, message).
+    ``mistakes`` is a list of (values a typical wrong answer gives, message), matched with ``mistake_atol``
+    (default ``atol``); ``otherwise`` replaces the message for an answer that matches none of them.
     """
     if close(actual, expected, rtol, atol):
         return
     for wrong_values, message in mistakes:
-        if close(actual, wrong_values, rtol, atol):
+        if close(actual, wrong_values, rtol, atol if mistake_atol is None else mistake_atol):
             raise Incorrect(message)
-    raise Incorrect(
+    raise Incorrect(otherwise or (
         f"`{name}` gives {_fmt(actual)} for {context}; expected {_fmt(expected)}. "
         "This is not one of the usual slips, so compare your formula with the lesson term by term."
-    )
+    ))
 
 
 def _fmt(array):

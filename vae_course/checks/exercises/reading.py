@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from ..asserts import describe, error_text, expect_attempted, expect_callable, to_array
+from ..asserts import describe, diagnose, error_text, expect_attempted, expect_callable, to_array
 from ..core import Incorrect, LearnerTimeout, NotAttempted, exercise
 from ..placeholder import is_placeholder
 
@@ -219,13 +219,10 @@ def _check_sampling_statistics(z, draw_again):
         (np.abs(LOG_SIGMAS), "You used z_log_sigma itself as the standard deviation; it is a log, so "
                              "exponentiate it: σ = exp(z_log_sigma)."),
     ]
-    if not np.allclose(sample_std, SIGMAS, rtol=0.04, atol=0.01):
-        for expected, message in std_mistakes:
-            if np.allclose(sample_std, expected, rtol=0.04, atol=0.005):
-                raise Incorrect(message)
-        raise Incorrect(f"With z_log_sigma = {LOG_SIGMAS.tolist()} the draws should have standard deviations "
-                        f"exp(z_log_sigma) = {np.round(SIGMAS, 3).tolist()}, but yours have "
-                        f"{np.round(sample_std, 3).tolist()}.")
+    diagnose(sample_std, SIGMAS, std_mistakes, "sampling", "the spread", rtol=0.04, atol=0.01, mistake_atol=0.005,
+             otherwise=f"With z_log_sigma = {LOG_SIGMAS.tolist()} the draws should have standard deviations "
+                       f"exp(z_log_sigma) = {np.round(SIGMAS, 3).tolist()}, but yours have "
+                       f"{np.round(sample_std, 3).tolist()}.")
     tolerance = 5 * SIGMAS / np.sqrt(len(z)) + 1e-3
     if not np.all(np.abs(sample_mean - MEANS) < tolerance):
         if np.allclose(sample_mean, 0, atol=0.05):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..asserts import describe, error_text, expect_attempted, to_array
+from ..asserts import describe, diagnose, error_text, expect_attempted, to_array
 from ..core import Incorrect, LearnerTimeout, NotAttempted, exercise
 from ..placeholder import is_placeholder
 
@@ -89,12 +89,9 @@ def _check_statistics(z, draw_again):
         (np.abs(LOG_VARS), "You used log_var itself as the standard deviation; it is a log, so exponentiate: "
                            "σ = exp(log_var / 2)."),
     ]
-    if not np.allclose(sample_std, STDS, rtol=0.04, atol=0.01):
-        for expected, message in std_mistakes:
-            if np.allclose(sample_std, expected, rtol=0.04, atol=0.005):
-                raise Incorrect(message)
-        raise Incorrect(f"With log_var = {LOG_VARS.tolist()} the draws should have standard deviations "
-                        f"{np.round(STDS, 3).tolist()}, but yours have {np.round(sample_std, 3).tolist()}.")
+    diagnose(sample_std, STDS, std_mistakes, "Sampling", "the spread", rtol=0.04, atol=0.01, mistake_atol=0.005,
+             otherwise=f"With log_var = {LOG_VARS.tolist()} the draws should have standard deviations "
+                       f"{np.round(STDS, 3).tolist()}, but yours have {np.round(sample_std, 3).tolist()}.")
     if not np.all(np.abs(sample_mean - MEANS) < 6 * STDS / np.sqrt(len(z)) + 1e-3):
         if np.all(np.abs(sample_mean) < mean_tolerance):
             raise Incorrect("Your draws are centred on 0: add `mean` to the scaled noise.")
