@@ -399,17 +399,31 @@ class Notebook:
         return [text for text in stderr.all_text_contents() if "Traceback" in text]
 
     def type_source(self, cell, lines):
-        """Click into the cell's editor, select all, type ``lines`` as a learner would, Enter between lines.
+        """Make the cell's source ``lines`` as a learner would: keys only, Enter between lines.
 
-        Each line is typed without its leading spaces: the editor indents after ``def ...:`` and keeps the
-        indentation on Enter, so a function whose body is at one level comes out as written.
+        The lines the cell already starts with are kept (the learner fills in a stub below its ``def`` line, or
+        fixes the last line of an answer): a click on the first line that differs, End then Home to the end of
+        its indentation, Shift+Ctrl+End to select the rest, and the new lines are typed over it. With no line in
+        common, everything is selected and typed afresh. Each line is typed without its leading spaces: the
+        editor indents after ``def ...:`` and keeps the indentation on Enter, so a function whose body is at one
+        level comes out as written.
         """
+        current = self.source(cell).split("\n")
+        keep = 0
+        while keep < min(len(current), len(lines)) - 1 and current[keep] == lines[keep]:
+            keep += 1
         editor = cell.locator(".jp-InputArea-editor .cm-content")
         editor.scroll_into_view_if_needed()
-        editor.click()
-        self.page.keyboard.press("ControlOrMeta+a")
+        if keep:
+            editor.locator(".cm-line").nth(keep).click()
+            self.page.keyboard.press("End")
+            self.page.keyboard.press("Home")  # from the end of a line, Home stops at its indentation
+            self.page.keyboard.press("ControlOrMeta+Shift+End")
+        else:
+            editor.click()
+            self.page.keyboard.press("ControlOrMeta+a")
         self.page.keyboard.press("Backspace")
-        for number, line in enumerate(lines):
+        for number, line in enumerate(lines[keep:]):
             if number:
                 self.page.keyboard.press("Enter")
             self.page.keyboard.type(line.lstrip(), delay=5)

@@ -1,16 +1,17 @@
 """The course as a learner meets it: JupyterLab in a real (headless) Chromium, driven with Playwright.
 
 A private JupyterLab server (127.0.0.1, free port, random token) serves a copy of lessons/ from a temporary
-folder. For each lesson the test opens the notebook, runs every cell from the Run menu, types a right and a
-wrong answer into one exercise and reads the check cell's verdict in the page, then moves a slider of the
-lesson's explorer with the arrow keys and compares the widget's picture before and after. It prints how long a
-slider move takes in the browser (key press to new image loaded) and saves a PNG of each step in
-test-output/browser/ (gitignored). The server and its kernels are stopped in every case.
+folder; the one server and one Chromium serve every lesson. For each lesson (02, 04, 07) the test opens the
+notebook, runs every cell from the Run menu, types a right and a wrong answer into one exercise and reads the
+check cell's verdict in the page, then moves the sliders of the lesson's explorer with the arrow keys and
+compares the widget's picture before and after. It prints how long a slider move takes in the browser (key press
+to new image loaded) and saves a PNG of each step in test-output/browser/ (gitignored). The server and its
+kernels are stopped in every case.
 
 Needs Chromium (Debian: `apt-get install -y chromium`) and Playwright's Python package (`pip install -r
 requirements.txt`); Playwright's own browser download (`playwright install`) is NOT used. Without them the
 test is skipped, except when CI is set: then it fails, so CI cannot pass without running it.
-Run it alone with `pytest -m browser` (about a minute and a half on 2 cores).
+Run it alone with `pytest -m browser` (about a minute on 2 cores).
 """
 
 import json
@@ -39,6 +40,7 @@ LESSONS = REPO / "lessons"
 OUTPUT = REPO / "test-output" / "browser"
 VIEWPORT = {"width": 1400, "height": 1000}
 LESSON_02 = "02-the-reparameterization-trick.ipynb"
+LESSON_04 = "04-deriving-equation-17-3.ipynb"
 LESSON_07 = "07-exploring-the-latent-space.ipynb"
 
 
@@ -154,9 +156,13 @@ def _open_and_run_all(page, lab, screenshots, name):
     return notebook, {"open_seconds": round(opened, 2), "run_all_seconds": round(run_all, 2)}
 
 
-def _answer_exercise(notebook, exercise, right_lines, wrong_lines, wrong_answer):
-    """Fresh check says 'Not attempted yet'; a right answer gives 'Correct'; a typical wrong one its diagnosis."""
-    cell = notebook.cell(f"def {exercise}(")
+def _answer_exercise(notebook, exercise, right_lines, wrong_lines, wrong_answer, function=None):
+    """Fresh check says 'Not attempted yet'; a right answer gives 'Correct'; a typical wrong one its diagnosis.
+
+    ``function`` is the name the learner defines, when it is not the exercise's (``kl_grid`` is checked by
+    ``check.kl_quadrature_estimate``).
+    """
+    cell = notebook.cell(f"def {function or exercise}(")
     check_cell = notebook.cell_after(cell)
     assert f"check.{exercise}(" in notebook.source(check_cell)
     assert "____" in notebook.source(cell), "the exercise cell should still hold the placeholder"
@@ -217,9 +223,19 @@ def _move_sliders(notebook, explorer_code, moves, watched=None):
     return seconds
 
 
-def _slider_summary(seconds):
-    return {"moves": len(seconds), "median_seconds": round(statistics.median(seconds), 3),
-            "max_seconds": round(max(seconds), 3), "each_seconds": [round(s, 3) for s in seconds]}
+def _record(request, notebook, timings, seconds, what_moves):
+    """Slider timings into timings.json and, with the Run All time and the screenshots, into the run's summary."""
+    timings["slider"] = {"moves": len(seconds), "median_seconds": round(statistics.median(seconds), 3),
+                         "max_seconds": round(max(seconds), 3), "each_seconds": [round(s, 3) for s in seconds]}
+    lesson = f"lesson {Path(notebook.name).stem.split('-')[0]}"
+    _write_timings(lesson.replace(" ", ""), timings)
+    _report(request, [
+        f"{lesson}: opened in {timings['open_seconds']:.1f} s, Run All Cells took {timings['run_all_seconds']:.1f} s",
+        f"{lesson}: {what_moves}, key press to new image shown in the browser: median "
+        f"{1000 * timings['slider']['median_seconds']:.0f} ms, max {1000 * timings['slider']['max_seconds']:.0f} ms "
+        f"over {len(seconds)} moves",
+        f"screenshots: {', '.join(path.name for path in notebook.shots)} in {notebook.screenshots}",
+    ])
 
 
 # ---- the lessons ---------------------------------------------------------------------------------------
@@ -238,15 +254,31 @@ def test_lesson_02_in_jupyterlab(page, lab, screenshots, request):
     # After Run All, a cell has put μ at 2 and σ at 0.5 from code: three steps of μ right, two of σ right.
     seconds = _move_sliders(notebook, "reparam.reparam_explorer(",
                             [(0, "ArrowRight")] * 3 + [(1, "ArrowRight")] * 2)
-    timings["slider"] = _slider_summary(seconds)
-    _write_timings("lesson02", timings)
-    _report(request, [
-        f"lesson 02: opened in {timings['open_seconds']:.1f} s, Run All Cells took {timings['run_all_seconds']:.1f} s",
-        f"lesson 02: slider move, key press to new image shown in the browser: median "
-        f"{1000 * timings['slider']['median_seconds']:.0f} ms, max {1000 * timings['slider']['max_seconds']:.0f} ms "
-        f"over {len(seconds)} moves",
-        f"screenshots: {', '.join(path.name for path in notebook.shots)} in {screenshots}",
-    ])
+    _record(request, notebook, timings, seconds, "slider move")
+
+
+def test_lesson_04_in_jupyterlab(page, lab, screenshots, request):
+    notebook, timings = _open_and_run_all(page, lab, screenshots, LESSON_04)
+
+    # Exercise 3 (quadrature): the shorter of the two exercises of checks/exercises/derivation.py, and its check
+    # is deterministic. The wrong answer drops the weight q(z) and integrates the bare log ratio.
+    grid_lines = ["def kl_grid(mu, sigma, z):",
+                  "    log_q = -0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * ((z - mu) / sigma) ** 2",
+                  "    log_p = -0.5 * np.log(2 * np.pi) - 0.5 * z**2"]
+    _answer_exercise(
+        notebook, "kl_quadrature_estimate", function="kl_grid",
+        right_lines=grid_lines + ["    return np.trapezoid(np.exp(log_q) * (log_q - log_p), z)"],
+        wrong_lines=grid_lines + ["    return np.trapezoid(log_q - log_p, z)"],
+        wrong_answer=_kl_grid_without_the_weight,
+    )
+
+    # Three steps of μ left, two of σ right, from where Run All left them (a cell sets μ = 2, σ = 0.5 from code,
+    # but under Run All the σ slider's first echo from the page can land after it). The right panel, the
+    # integrand with its area in the title, must differ between the first and the last picture.
+    seconds = _move_sliders(notebook, "derivation.kl_explorer(",
+                            [(0, "ArrowLeft")] * 3 + [(1, "ArrowRight")] * 2,
+                            watched=("integrand-panel", (0.5, 0.0, 1.0, 1.0)))
+    _record(request, notebook, timings, seconds, "μ/σ slider move")
 
 
 @pytest.mark.skipif(not (LESSONS / LESSON_07).exists(), reason=f"lessons/{LESSON_07} does not exist yet")
@@ -267,15 +299,7 @@ def test_lesson_07_in_jupyterlab(page, lab, screenshots, request):
     seconds = _move_sliders(notebook, "latent.latent_explorer(",
                             [(0, "ArrowLeft")] * 2 + [(1, "ArrowRight")] * 2 + [(0, "Home")],
                             watched=("decoded-digit", (0.6, 0.1, 1.0, 0.9)))
-    timings["slider"] = _slider_summary(seconds)
-    _write_timings("lesson07", timings)
-    _report(request, [
-        f"lesson 07: opened in {timings['open_seconds']:.1f} s, Run All Cells took {timings['run_all_seconds']:.1f} s",
-        f"lesson 07: z slider move, key press to new decoded image shown in the browser: median "
-        f"{1000 * timings['slider']['median_seconds']:.0f} ms, max {1000 * timings['slider']['max_seconds']:.0f} ms "
-        f"over {len(seconds)} moves",
-        f"screenshots: {', '.join(path.name for path in notebook.shots)} in {screenshots}",
-    ])
+    _record(request, notebook, timings, seconds, "z slider move")
 
 
 def _interpolate_to_the_sum(z_a, z_b, n):
@@ -283,3 +307,11 @@ def _interpolate_to_the_sum(z_a, z_b, n):
 
     t = np.linspace(0, 1, n)[:, None]
     return z_a + t * z_b
+
+
+def _kl_grid_without_the_weight(mu, sigma, z):
+    import numpy as np
+
+    log_q = -0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * ((z - mu) / sigma) ** 2
+    log_p = -0.5 * np.log(2 * np.pi) - 0.5 * z**2
+    return np.trapezoid(log_q - log_p, z)
