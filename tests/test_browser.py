@@ -272,9 +272,15 @@ def test_lesson_04_in_jupyterlab(page, lab, screenshots, request):
         wrong_answer=_kl_grid_without_the_weight,
     )
 
-    # Three steps of μ left, two of σ right, from where Run All left them (a cell sets μ = 2, σ = 0.5 from code,
-    # but under Run All the σ slider's first echo from the page can land after it). The right panel, the
-    # integrand with its area in the title, must differ between the first and the last picture.
+    # The explorer starts at μ = 2, σ = 0.5, as the lesson's text says. (It used to start elsewhere and be set
+    # from code; under Run All the σ slider's first echo from the page, snapped to its step grid, then landed
+    # after that cell and undid it: ipywidgets#3951.)
+    from playwright.sync_api import expect
+
+    readouts = notebook.cell("derivation.kl_explorer(").locator(".widget-slider .widget-readout")
+    expect(readouts).to_have_text(["2.00", "0.50"], timeout=30_000)  # waits until the page shows them
+    # Three steps of μ left, two of σ right. The right panel, the integrand with its area in the title, must
+    # differ between the first and the last picture.
     seconds = _move_sliders(notebook, "derivation.kl_explorer(",
                             [(0, "ArrowLeft")] * 3 + [(1, "ArrowRight")] * 2,
                             watched=("integrand-panel", (0.5, 0.0, 1.0, 1.0)))
