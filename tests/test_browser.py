@@ -183,6 +183,15 @@ def _answer_exercise(notebook, exercise, right_lines, wrong_lines, wrong_answer,
     notebook.shot(f"{exercise}-wrong-answer")
 
 
+def _expect_readouts(notebook, explorer_code, values):
+    """After Run All the explorer's sliders show ``values``: no late echo from the page undid a cell that set them
+    (ipywidgets#3951: a slider snaps its first value to its step grid and sends it back, possibly after later cells)."""
+    from playwright.sync_api import expect
+
+    readouts = notebook.cell(explorer_code).locator(".widget-slider .widget-readout")
+    expect(readouts).to_have_text(values, timeout=30_000)  # waits until the page shows them
+
+
 def _move_sliders(notebook, explorer_code, moves, watched=None):
     """Arrow keys on the explorer's slider handles; the picture must change after each move.
 
@@ -252,6 +261,7 @@ def test_lesson_02_in_jupyterlab(page, lab, screenshots, request):
     )
 
     # After Run All, a cell has put μ at 2 and σ at 0.5 from code: three steps of μ right, two of σ right.
+    _expect_readouts(notebook, "reparam.reparam_explorer(", ["2.00", "0.50"])  # set from code by a later cell
     seconds = _move_sliders(notebook, "reparam.reparam_explorer(",
                             [(0, "ArrowRight")] * 3 + [(1, "ArrowRight")] * 2)
     _record(request, notebook, timings, seconds, "slider move")
@@ -275,10 +285,7 @@ def test_lesson_04_in_jupyterlab(page, lab, screenshots, request):
     # The explorer starts at μ = 2, σ = 0.5, as the lesson's text says. (It used to start elsewhere and be set
     # from code; under Run All the σ slider's first echo from the page, snapped to its step grid, then landed
     # after that cell and undid it: ipywidgets#3951.)
-    from playwright.sync_api import expect
-
-    readouts = notebook.cell("derivation.kl_explorer(").locator(".widget-slider .widget-readout")
-    expect(readouts).to_have_text(["2.00", "0.50"], timeout=30_000)  # waits until the page shows them
+    _expect_readouts(notebook, "derivation.kl_explorer(", ["2.00", "0.50"])
     # Three steps of μ left, two of σ right. The right panel, the integrand with its area in the title, must
     # differ between the first and the last picture.
     seconds = _move_sliders(notebook, "derivation.kl_explorer(",
@@ -302,6 +309,7 @@ def test_lesson_07_in_jupyterlab(page, lab, screenshots, request):
 
     # z[0] two steps left, z[1] two steps right (the cross on the map moves), then z[0] to its minimum with Home:
     # from the 0s' cluster far across the map, so the decoded digit on the right must look different.
+    _expect_readouts(notebook, "latent.latent_explorer(", ["1.50", "0.80"])  # set from code by a later cell
     seconds = _move_sliders(notebook, "latent.latent_explorer(",
                             [(0, "ArrowLeft")] * 2 + [(1, "ArrowRight")] * 2 + [(0, "Home")],
                             watched=("decoded-digit", (0.6, 0.1, 1.0, 0.9)))
