@@ -141,9 +141,9 @@ def _settings_for_resume(args):
         return (f"{str(out)!r} has no checkpoint: the run stopped before its first epoch ended. "
                 f"Start it again with --out {out}")
     try:
-        settings = json.loads(config.read_text())
+        settings = {**OPTIONAL_SETTINGS, **json.loads(config.read_text())}
         for name in SETTINGS:
-            value = settings[name] if name in settings or name not in OPTIONAL_SETTINGS else OPTIONAL_SETTINGS[name]
+            value = settings[name]
             setattr(args, name, tuple(value) if name == "hidden" else value)
     except (ValueError, KeyError, TypeError) as err:
         return f"{config} is unreadable or incomplete ({err}); start a new run instead"
