@@ -57,8 +57,10 @@ def pytest_cmdline_main(config):
     opt = config.option
     if not hasattr(opt, "numprocesses") or hasattr(config, "workerinput"):  # -p no:xdist, or inside a worker
         return
-    if opt.numprocesses is None and _worth_distributing(config) and default_workers() > 1:
-        opt.numprocesses = default_workers()
+    if opt.numprocesses is None and _worth_distributing(config):
+        workers = default_workers()
+        if workers > 1:
+            opt.numprocesses = workers
     if opt.numprocesses and opt.dist == "no":  # no --dist given: never "load", which splits a notebook
         opt.dist = "loadfile"
         opt.loadscopereorder = False  # keep our order (below) instead of "most tests first"

@@ -85,7 +85,7 @@ def add_arguments(parser):
                         "(default: %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED,
                         help="random seed for weights, sampling and shuffling (default: %(default)s)")
-    parser.add_argument("--flow-steps", type=non_negative_int, default=0, metavar="N",
+    parser.add_argument("--flow-steps", type=non_negative_int, default=OPTIONAL_SETTINGS["flow_steps"], metavar="N",
                         help="inverse autoregressive flow steps reshaping q(z | x) (vae_course.flows); 0 is the "
                         "plain Gaussian VAE, 4 tightens the bound (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
