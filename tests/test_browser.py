@@ -40,8 +40,8 @@ LESSONS = REPO / "lessons"
 OUTPUT = REPO / "test-output" / "browser"
 VIEWPORT = {"width": 1400, "height": 1000}
 LESSON_02 = "02-the-reparameterization-trick.ipynb"
-LESSON_04 = "04-deriving-equation-17-3.ipynb"
-LESSON_07 = "07-exploring-the-latent-space.ipynb"
+LESSON_05 = "05-deriving-equation-17-3.ipynb"
+LESSON_08 = "08-exploring-the-latent-space.ipynb"
 
 
 def _normalized(text):
@@ -267,8 +267,8 @@ def test_lesson_02_in_jupyterlab(page, lab, screenshots, request):
     _record(request, notebook, timings, seconds, "slider move")
 
 
-def test_lesson_04_in_jupyterlab(page, lab, screenshots, request):
-    notebook, timings = _open_and_run_all(page, lab, screenshots, LESSON_04)
+def test_lesson_05_in_jupyterlab(page, lab, screenshots, request):
+    notebook, timings = _open_and_run_all(page, lab, screenshots, LESSON_05)
 
     # Exercise 3 (quadrature): the shorter of the two exercises of checks/exercises/derivation.py, and its check
     # is deterministic. The wrong answer drops the weight q(z) and integrates the bare log ratio.
@@ -294,9 +294,9 @@ def test_lesson_04_in_jupyterlab(page, lab, screenshots, request):
     _record(request, notebook, timings, seconds, "μ/σ slider move")
 
 
-@pytest.mark.skipif(not (LESSONS / LESSON_07).exists(), reason=f"lessons/{LESSON_07} does not exist yet")
-def test_lesson_07_in_jupyterlab(page, lab, screenshots, request):
-    notebook, timings = _open_and_run_all(page, lab, screenshots, LESSON_07)
+@pytest.mark.skipif(not (LESSONS / LESSON_08).exists(), reason=f"lessons/{LESSON_08} does not exist yet")
+def test_lesson_08_in_jupyterlab(page, lab, screenshots, request):
+    notebook, timings = _open_and_run_all(page, lab, screenshots, LESSON_08)
 
     _answer_exercise(
         notebook, "interpolate",

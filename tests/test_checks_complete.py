@@ -1,4 +1,4 @@
-"""check.build_encoder, check.build_decoder and check.vae_loss (lesson 06): right answers in several styles pass,
+"""check.build_encoder, check.build_decoder and check.vae_loss (lesson 07): right answers in several styles pass,
 the placeholder is "not attempted", and each diagnosed mistake gets its own message."""
 
 import math

@@ -1,4 +1,4 @@
-"""check.kl_monte_carlo_estimate and check.kl_quadrature_estimate (lesson 04): right answers in every style pass,
+"""check.kl_monte_carlo_estimate and check.kl_quadrature_estimate (lesson 05): right answers in every style pass,
 each typical slip gets its own message, and nothing the learner passes makes the checker crash."""
 
 import keras

@@ -130,7 +130,7 @@ def kl_elementwise(m, g):
 @pytest.mark.parametrize(
     "fn, match",
     [
-        (lambda m, g: np.mean(np.sum(kl_elementwise(m, g), axis=-1)), r"total KL term of lesson 06"),
+        (lambda m, g: np.mean(np.sum(kl_elementwise(m, g), axis=-1)), r"total KL term of lesson 07"),
         (lambda m, g: np.sum(kl_elementwise(m, g)), r"single number: you reduced over both axes"),
         (lambda m, g: np.sum(kl_elementwise(m, g), axis=-1), r"One value per example: you reduced over the latent"),
         (lambda m, g: np.mean(kl_elementwise(m, g), axis=-1), r"One value per example"),

@@ -1,4 +1,4 @@
-"""Lesson 07's checks: interpolate, manifold_grid, decode_grid and latent_means.
+"""Lesson 08's checks: interpolate, manifold_grid, decode_grid and latent_means.
 
 Every correct style passes (NumPy, keras.ops, TensorFlow, the package's reference), the
 placeholder is "not attempted", nothing crashes, and each typical mistake a checker claims

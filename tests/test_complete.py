@@ -1,4 +1,4 @@
-"""vae_course.complete (lesson 06): the reference pieces, the loss scalings, ComposedVAE, training and reporting."""
+"""vae_course.complete (lesson 07): the reference pieces, the loss scalings, ComposedVAE, training and reporting."""
 
 import math
 

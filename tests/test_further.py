@@ -1,4 +1,4 @@
-"""vae_course.further: the lesson 08 helpers (log-mean-exp, per-dimension KL, active units, free bits, the bound)."""
+"""vae_course.further: the lesson 09 helpers (log-mean-exp, per-dimension KL, active units, free bits, the bound)."""
 
 import keras
 import matplotlib

@@ -1,4 +1,4 @@
-"""vae_course.latent (lesson 07): paths, quantile grids, batched decoding, figures and the slider explorer."""
+"""vae_course.latent (lesson 08): paths, quantile grids, batched decoding, figures and the slider explorer."""
 
 import time
 from statistics import NormalDist
@@ -147,7 +147,7 @@ def test_plot_manifold_images_labels_axes_from_the_grid(vae):
 
 
 def test_plot_manifold_decodes_the_normal_quantile_grid_by_default(vae, monkeypatch):
-    """plots.plot_manifold (used by the training command) spends its tiles as lesson 07 argues: normal quantiles."""
+    """plots.plot_manifold (used by the training command) spends its tiles as lesson 08 argues: normal quantiles."""
     from vae_course import plots
 
     decoded = []

@@ -1,4 +1,4 @@
-"""Lesson 06, the complete VAE: a model assembled from the learner's own pieces, trained and compared.
+"""Lesson 07, the complete VAE: a model assembled from the learner's own pieces, trained and compared.
 
 The loss of the lesson is the negative ELBO per image, averaged over the batch:
 
@@ -7,7 +7,7 @@ The loss of the lesson is the negative ELBO per image, averaged over the batch:
     total          = reconstruction + kl                              (beta = 1)
 
 ``ComposedVAE`` is ``vae_course.VAE`` with two parts made pluggable: the sampling layer (the learner's
-``Sampling`` from lesson 05) and the loss function (the learner's ``vae_loss``). Everything else, the custom
+``Sampling`` from lesson 06) and the loss function (the learner's ``vae_loss``). Everything else, the custom
 ``train_step`` with its three metrics, ``test_step``, ``call`` and ``generate``, is inherited, so the learner's
 model and ``make_vae`` are trained and measured the same way.
 """

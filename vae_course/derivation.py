@@ -1,4 +1,4 @@
-"""Deriving Equation 17-3 (lesson 04): the KL divergence of N(mu, sigma^2) from N(0, 1), three ways.
+"""Deriving Equation 17-3 (lesson 05): the KL divergence of N(mu, sigma^2) from N(0, 1), three ways.
 
 For q = N(mu, sigma^2) and p = N(0, 1), with log q(z) = -1/2 log(2 pi) - log sigma - (z - mu)^2 / (2 sigma^2)
 and log p(z) = -1/2 log(2 pi) - z^2 / 2,

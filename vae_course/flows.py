@@ -8,7 +8,7 @@ triangular, so
     log q(z_T | x) = log N(z_0; mean, sigma^2) - sum_t sum_i log s_t,i.
 
 There is no closed form for KL(q || N(0, I)) any more: the loss estimates it with the same draw as the
-reconstruction term, KL ~ log q(z_T | x) - log N(z_T; 0, I) (one-sample Monte Carlo, lesson 04). The prior,
+reconstruction term, KL ~ log q(z_T | x) - log N(z_T; 0, I) (one-sample Monte Carlo, lesson 05). The prior,
 the decoder and the likelihood (binary cross-entropy summed over pixels) are those of ``model.VAE``, so the
 negative ELBO stays in the same nats. With a 2-D latent space the true posterior is far from Gaussian and
 the flow tightens the bound (``recipes.train_best`` uses it there; see its docstring).

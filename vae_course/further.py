@@ -1,4 +1,4 @@
-"""Going further (lesson 08): the ELBO as a bound, beta-VAE and posterior collapse.
+"""Going further (lesson 09): the ELBO as a bound, beta-VAE and posterior collapse.
 
 Reference versions of the lesson's exercises (``log_mean_exp``, ``per_dimension_kl``, ``active_units``), a
 helper that trains the lesson's small 8-D models, a free-bits variant of the VAE, and the lesson's figures.

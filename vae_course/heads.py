@@ -1,4 +1,4 @@
-"""The scale head of a VAE encoder (lesson 03): four ways to turn h into sigma, and the 2016 mix-up.
+"""The scale head of a VAE encoder (lesson 04): four ways to turn h into sigma, and the 2016 mix-up.
 
 The encoder's last Dense layer outputs an unconstrained real number h per latent
 dimension. A parameterization turns it into a standard deviation sigma:

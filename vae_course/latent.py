@@ -1,4 +1,4 @@
-"""Exploring a trained VAE's latent space (lesson 07): paths, grids, maps and a slider explorer.
+"""Exploring a trained VAE's latent space (lesson 08): paths, grids, maps and a slider explorer.
 
 The prior is p(z) = N(0, I) and the decoder maps a point z to Bernoulli logits,
 so the image "at" z is sigmoid(decoder(z)), pixel probabilities in [0, 1].

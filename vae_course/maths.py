@@ -16,7 +16,7 @@ def kl_sigma(mu, sigma):
     Equation 17-3, written literally: log sigma^2 is computed from sigma, which
     breaks in float32 once sigma^2 underflows: below sigma ~ 1e-19 in TensorFlow on
     the CPU (subnormals flushed to zero, gamma ~ -87.3), below ~ 1e-23 in NumPy
-    (lesson 05 measures both).
+    (lesson 06 measures both).
     """
     mu = ops.convert_to_tensor(mu)
     sigma = ops.convert_to_tensor(sigma, dtype=mu.dtype)

@@ -3,7 +3,7 @@
 The decoder outputs logits; the likelihood is Bernoulli per pixel, so the
 reconstruction term is binary cross-entropy from logits summed over pixels
 (nats per image). The loss is reconstruction + beta * KL (Equation 17-4),
-which is the negative ELBO when beta = 1 (lesson 06).
+which is the negative ELBO when beta = 1 (lesson 07).
 """
 
 import math

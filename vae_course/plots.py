@@ -213,7 +213,7 @@ def plot_latent_space(vae, x, y=None, class_names=None, title=None, point_size=8
 def plot_manifold(vae, n=15, span=None, title=None):
     """Decode an n x n grid of z in one batch and tile the images into one picture (2-D latent spaces only).
 
-    By default the coordinates are the normal quantiles Phi^-1((i + 1/2) / n) of lesson 07
+    By default the coordinates are the normal quantiles Phi^-1((i + 1/2) / n) of lesson 08
     (``latent.normal_quantiles``), so every column and every row holds the same share 1/n of the
     prior's mass. Pass ``span`` for evenly spaced coordinates on [-span, span] instead. Tick labels
     give the latent coordinates of the tile centres; z[1] grows upwards.

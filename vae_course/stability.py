@@ -1,4 +1,4 @@
-"""Equation 17-3 against Equation 17-4 in float32: where computing log sigma^2 from sigma breaks (lesson 05).
+"""Equation 17-3 against Equation 17-4 in float32: where computing log sigma^2 from sigma breaks (lesson 06).
 
 Both equations give the same KL divergence per latent dimension,
 
@@ -62,7 +62,7 @@ def clamped(low=-20.0, high=20.0):
     return kl_17_4_clamped
 
 
-#: The forms compared in lesson 05, by the label used in tables and figures.
+#: The forms compared in lesson 06, by the label used in tables and figures.
 FORMS = {
     "17-3 via σ = exp(γ/2)": kl_17_3_via_sigma,
     "17-4 as printed": kl_17_4_plain,
@@ -180,7 +180,7 @@ def breakdown_table(rows):
 
 
 def first_gamma_where_17_3_breaks(gammas, backend="tensorflow"):
-    """Reference answer of lesson 05's exercise: the first gamma (in the order given) where Equation 17-3,
+    """Reference answer of lesson 06's exercise: the first gamma (in the order given) where Equation 17-3,
     computed from sigma = exp(gamma / 2) in float32 with mu = 0, is not finite; None if there is none.
 
     ``backend="numpy"`` computes with NumPy, which keeps subnormal numbers; TensorFlow on a CPU flushes

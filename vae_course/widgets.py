@@ -1,4 +1,4 @@
-"""What the slider explorers share (lessons 02, 04 and 07): sliders wired to a redraw, a figure shown as a PNG.
+"""What the slider explorers share (lessons 02, 05 and 08): sliders wired to a redraw, a figure shown as a PNG.
 
 An explorer keeps ONE matplotlib ``Figure`` on an Agg canvas (pyplot is never touched, so any backend
 works), redraws it when a slider moves and puts the PNG into an ``ipywidgets.Image``. The image widget is
@@ -12,7 +12,7 @@ import time
 import ipywidgets
 import numpy as np
 
-# The ranges of the mu and sigma sliders (lessons 02 and 04): sigma stays away from 0, where N(mu, sigma^2)
+# The ranges of the mu and sigma sliders (lessons 02 and 05): sigma stays away from 0, where N(mu, sigma^2)
 # collapses to a spike, and mu covers three prior standard deviations either way.
 MU_RANGE = (-3.0, 3.0)
 SIGMA_RANGE = (0.2, 2.5)
@@ -73,7 +73,7 @@ def redraw_on_change(sliders, redraw):
 
 
 def mu_sigma_sliders(mu, sigma):
-    """The two sliders of lessons 02 and 04: mu on MU_RANGE (step 0.1) and sigma on SIGMA_RANGE (step 0.05)."""
+    """The two sliders of lessons 02 and 05: mu on MU_RANGE (step 0.1) and sigma on SIGMA_RANGE (step 0.05)."""
     mu_slider = ipywidgets.FloatSlider(value=mu, min=MU_RANGE[0], max=MU_RANGE[1], step=0.1, description="μ")
     sigma_slider = ipywidgets.FloatSlider(value=sigma, min=SIGMA_RANGE[0], max=SIGMA_RANGE[1], step=0.05,
                                           description="σ")

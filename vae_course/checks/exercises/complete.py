@@ -1,4 +1,4 @@
-"""Exercises of lesson 06, the complete VAE: the encoder, the decoder and the loss.
+"""Exercises of lesson 07, the complete VAE: the encoder, the decoder and the loss.
 
 The decoder outputs logits (one Bernoulli logit per pixel), and the loss is the negative ELBO in nats per image:
 binary cross-entropy from logits summed over the pixels, plus the KL term of Equation 17-4 summed over the latent

@@ -1,4 +1,4 @@
-"""Exercises of lesson 04: the KL of N(mu, sigma^2) from N(0, 1) by Monte Carlo and by quadrature.
+"""Exercises of lesson 05: the KL of N(mu, sigma^2) from N(0, 1) by Monte Carlo and by quadrature.
 
 The closed form, 1/2 (mu^2 + sigma^2 - 1 - log sigma^2), is the reference for both. A Monte Carlo answer uses
 its own random draws, so it is judged statistically: within a few standard errors of the truth, with the

@@ -1,4 +1,4 @@
-"""Exercises of lesson 08: a stable log-mean-exp, the KL of each latent dimension, and counting active units."""
+"""Exercises of lesson 09: a stable log-mean-exp, the KL of each latent dimension, and counting active units."""
 
 import math
 import warnings
@@ -204,7 +204,7 @@ def _per_dimension_shape(values, n, k, call_text, terms):
         return
     if values.shape == ():
         if np.isclose(values, terms.sum(axis=1).mean(), rtol=1e-4, atol=1e-5):
-            advice = ("That is the total KL term of lesson 06 (summed over the latent dimensions, averaged over the "
+            advice = ("That is the total KL term of lesson 07 (summed over the latent dimensions, averaged over the "
                       "batch). Here each dimension keeps its own value: average over the batch only (`axis=0`).")
         else:
             advice = ("A single number: you reduced over both axes. Average over the batch only (`axis=0`) and "

@@ -1,4 +1,4 @@
-"""Lesson 03's exercises: sigma from each kind of head, the KL the 2016 sampler really pays, and its fix."""
+"""Lesson 04's exercises: sigma from each kind of head, the KL the 2016 sampler really pays, and its fix."""
 
 import contextlib
 import warnings

@@ -1,4 +1,4 @@
-"""Exercises on exploring the latent space (lesson 07): a straight path, a manifold grid in picture order,
+"""Exercises on exploring the latent space (lesson 08): a straight path, a manifold grid in picture order,
 decoding many points in one call, and encoding a data set to z_mean.
 
 The decoder and encoder checks wrap the model they pass in a ``Counting`` object that

@@ -208,7 +208,7 @@ def _check_sampling_statistics(z, draw_again):
         (np.exp(LOG_SIGMAS / 2.0), "You used exp(z_log_sigma / 2), the rule for a log-VARIANCE head. Here we "
                                    "translate the 2016 sampler as it is: its head is named log σ, so σ = "
                                    "exp(z_log_sigma). (Whether the rest of the 2016 code keeps that promise is "
-                                   "lesson 03's question.)"),
+                                   "lesson 04's question.)"),
         (0.01 * SIGMAS, "Your noise is 100 times too small: that is the blog's `epsilon_std = 0.01`. The Keras 3 "
                         "translation draws eps ~ N(0, 1): `stddev=1.0` (keras-team/keras#4211)."),
         (np.ones_like(SIGMAS), "Your draws have standard deviation 1 whatever z_log_sigma is: multiply eps by "

@@ -75,7 +75,7 @@ def _reparam_mistakes(mu, sigma, eps):
          "Check the brackets: only σ multiplies eps. `(mu + sigma) * eps` is centred on 0; write `mu + sigma * eps`."),
         (mu + np.exp(sigma) * eps,
          "You took exp(σ). Here `sigma` is already the standard deviation; exp is only needed when a network "
-         "outputs a log (log σ, or log σ² as in lesson 03), which this function does not receive."),
+         "outputs a log (log σ, or log σ² as in lesson 04), which this function does not receive."),
         (mu + np.sqrt(sigma) * eps,
          "You took the square root of σ. `sigma` is already the standard deviation (a square root turns a "
          "variance into one), so use it as it is."),

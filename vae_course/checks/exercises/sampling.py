@@ -1,4 +1,4 @@
-"""Exercise: the Sampling layer, z = mean + exp(log_var / 2) * eps (lessons 02 and 05)."""
+"""Exercise: the Sampling layer, z = mean + exp(log_var / 2) * eps (lessons 02 and 06)."""
 
 import inspect
 import tempfile

@@ -1,4 +1,4 @@
-"""Lesson 05's exercise on float32: find the first gamma at which Equation 17-3, computed from sigma, breaks."""
+"""Lesson 06's exercise on float32: find the first gamma at which Equation 17-3, computed from sigma, breaks."""
 
 import numpy as np
 
