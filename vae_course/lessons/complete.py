@@ -14,13 +14,12 @@ model and ``make_vae`` are trained and measured the same way.
 
 import math
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
-
-from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
-import keras
 from keras import ops
 
+from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
 from ..vae.maths import kl_log_var
 from ..vae.model import VAE, build_decoder, build_encoder, make_vae, reconstruction_nats
 
