@@ -128,7 +128,7 @@ class FastTrainer:
     def _epochs(self, n_epochs):
         import tensorflow as tf
 
-        n, bs, steps = self.n, self.batch_size, self.steps_per_epoch
+        bs, steps = self.batch_size, self.steps_per_epoch
         # One shuffle per epoch, drawn up front from that epoch's own seed (the same draws whether epochs run
         # one per call, several per call or step by step): row j of ``batches`` holds the indices of step j.
         last = self._shuffle_seed.assign_add(tf.stack([tf.constant(0, tf.int64), tf.cast(n_epochs, tf.int64)]))
