@@ -194,3 +194,9 @@ def test_every_public_name_and_lesson_alias_resolves():
         assert getattr(vae_course, alias) is importlib.import_module(f"vae_course.{target}"), alias
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         _ = vae_course.nothing_here
+
+
+def test_every_folder_of_the_package_is_a_regular_package():
+    """Without an __init__.py, setuptools' find_packages leaves a folder out of a (non-editable) install."""
+    folders = {path.parent for path in PACKAGE.rglob("*.py")}
+    assert sorted(str(f.relative_to(PACKAGE)) for f in folders if not (f / "__init__.py").is_file()) == []
