@@ -398,7 +398,7 @@ def test_check_lists_missing_different_and_orphan_lessons(course):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The repository sync test's helpers (tests/test_lessons_in_sync.py) on small folders
+# The repository sync test's helpers (tests/test_generate_in_sync.py) on small folders
 
 
 def test_sync_check_passes_in_sync_and_on_empty_folders(course, tmp_path):

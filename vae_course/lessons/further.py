@@ -156,7 +156,7 @@ def encode(vae, x):
 def log_weights(vae, x, k, seed=0, copies=10):
     """log w = log p(x | z) + log p(z) - log q(z | x) for k draws z ~ q(z | x) per example: shape (k, n).
 
-    Calls ``vae_course.elbo.importance_log_weights`` on ``copies`` stacked copies of x with k / copies draws,
+    Calls ``vae_course.vae.elbo.importance_log_weights`` on ``copies`` stacked copies of x with k / copies draws,
     then regroups: the same independent draws, with ``copies`` times fewer (and larger) decoder calls.
     """
     k, copies = int(k), int(copies)

@@ -94,7 +94,7 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED,
                         help="random seed for weights, sampling and shuffling (default: %(default)s)")
     parser.add_argument("--flow-steps", type=non_negative_int, default=OPTIONAL_SETTINGS["flow_steps"], metavar="N",
-                        help="inverse autoregressive flow steps reshaping q(z | x) (vae_course.flows); 0 is the "
+                        help="inverse autoregressive flow steps reshaping q(z | x) (vae_course.vae.flows); 0 is the "
                         "plain Gaussian VAE, 4 tightens the bound (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     parser.add_argument("--resume", metavar="DIR", default=None,
