@@ -15,11 +15,13 @@
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -140,15 +142,6 @@ class Accounts:
         self.names = [f"{PREFIX}{self.run}-{n}" for n in range(1, count + 1)]
         self.made = []
 
-    @staticmethod
-    def remove_stale():
-        """Remove accounts of this test whose pytest process is gone (a run that was killed); returns their names."""
-        stale = [user.pw_name for user in pwd.getpwall()
-                 if user.pw_name.startswith(PREFIX) and user.pw_gecos.startswith(ACCOUNT_COMMENT)
-                 and not _pid_alive(int(user.pw_gecos[len(ACCOUNT_COMMENT):] or 0))]
-        for name in stale:
-            _delete_account(name)
-        return stale
 
     def create(self):
         for name in self.names:
@@ -178,6 +171,36 @@ class Accounts:
             _delete_account(name)
             self.made.remove(name)
         return killed
+
+
+def make_folder():
+    """A new folder for one classroom, /tmp/vaecls-*, that the learners can enter, marked with this process's id."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-"))
+    folder.chmod(0o755)
+    (folder / "owner.pid").write_text(str(os.getpid()))
+    return folder
+
+
+def remove_stale():
+    """Clean up after runs that were killed (their pytest process is gone): end the processes that mention their
+    folders, delete the folders and the accounts. Returns what was removed, as words (empty when nothing)."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}-*"):
+        try:
+            owner = int((folder / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if not _pid_alive(owner):
+            _kill_all(lambda path=str(folder): processes_mentioning(path))
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
+    for user in pwd.getpwall():
+        comment = user.pw_gecos
+        ours = user.pw_name.startswith(PREFIX) and comment.startswith(ACCOUNT_COMMENT)
+        if ours and not _pid_alive(int(comment[len(ACCOUNT_COMMENT):] or 0)):
+            _delete_account(user.pw_name)
+            removed.append(f"account {user.pw_name}")
+    return removed
 
 
 def _delete_account(name):
@@ -529,6 +552,17 @@ def server_and_kernels(uid):
         elif "ipykernel" in command:
             kernels.append(pid)
     return server, kernels
+
+
+def module_file_seen_by(pid, module):
+    """Where ``import module`` finds the module for process ``pid`` (a kernel): asked of a fresh interpreter with
+    the process's executable, user, group, mount namespace, working folder and environment."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    uid, gid = (re.search(rf"^{field}:\s+(\d+)", status, re.M).group(1) for field in ("Uid", "Gid"))
+    environment = [item.decode() for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if item]
+    executable = os.readlink(f"/proc/{pid}/exe")
+    return _run(["nsenter", f"--target={pid}", "--mount", "--wd", f"--setuid={uid}", f"--setgid={gid}", "--",
+                 "env", "-i", *environment, executable, "-c", f"import {module}; print({module}.__file__)"]).strip()
 
 
 def run_threads(function, arguments):

@@ -22,7 +22,6 @@ import pwd
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +30,6 @@ import pytest
 from browser_helpers import CHROMIUM_ARGS, INSTALL_ADVICE, Notebook, find_chromium, running_in_ci
 from hub_helpers import (
     CHP_ADVICE,
-    PREFIX,
     PULL_TIMEOUT,
     Accounts,
     CourseRepository,
@@ -39,10 +37,13 @@ from hub_helpers import (
     SharedPython,
     class_sizing,
     cpu_seconds,
+    make_folder,
     memory_mb,
+    module_file_seen_by,
     nbgitpuller_link,
     processes_mentioning,
     processes_of,
+    remove_stale,
     run_threads,
     server_and_kernels,
     wait_until_gone,
@@ -129,11 +130,10 @@ def classroom():
         if running_in_ci():
             pytest.fail(f"CI must run the hub test, but {'; '.join(problems)}", pytrace=False)
         pytest.skip("; ".join(problems))
-    stale = Accounts.remove_stale()
+    stale = remove_stale()
     if stale:
-        print(f"removed accounts a killed run left behind: {stale}")
-    folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-"))
-    folder.chmod(0o755)  # the learners' Python and the course repository are in it
+        print(f"removed what a killed run left behind: {stale}")
+    folder = make_folder()  # the course repository (and the learners' Python, if it has to move) are in it
     accounts, hub, survivors, leftover = Accounts(LEARNERS), None, {}, {}
     phases = _Phases()
     try:
@@ -285,6 +285,9 @@ def test_learner_runs_lesson_00_and_keeps_an_answer_across_an_update(classroom, 
 
     server, kernels = server_and_kernels(classroom.uid(name))
     assert len(kernels) == 1, f"expected one kernel for {name}, found {kernels}"
+    package = module_file_seen_by(kernels[0], "vae_course")
+    assert package == str(classroom.accounts.home(name) / "vae-course" / "vae_course" / "__init__.py"), \
+        f"{name}'s kernel imports vae_course from {package}, not from the course the link pulled"
     server_mb, kernel_mb = memory_mb(server), memory_mb(kernels[0])
     kernel_cpu = cpu_seconds(kernels[0])
     hub_mb = _hub_and_proxy_mb(classroom)
