@@ -271,6 +271,8 @@ def test_learner_runs_lesson_00_and_keeps_an_answer_across_an_update(classroom, 
     name = classroom.names[0]
     lesson = classroom.accounts.home(name) / LESSON
     OUTPUT.mkdir(parents=True, exist_ok=True)
+    for old in OUTPUT.glob("lesson00-*.png"):
+        old.unlink()
     page = context.new_page()
     notebook = _follow_link(page, classroom, name, login=True)
     assert lesson.stat().st_uid == classroom.uid(name)
