@@ -273,7 +273,7 @@ class CourseRepository:
         self._git("add", "-A")
         self._git("commit", "-q", "-m", "The course")
         _run(["git", "init", "-q", "--bare", "-b", self.BRANCH, str(self.bare)])
-        self._git("push", "-q", str(self.bare), self.BRANCH)
+        self._push()
         self.git_config.write_text(f"[safe]\n\tdirectory = {self.bare}\n")
         self.git_config.chmod(0o644)
         return self
@@ -285,7 +285,11 @@ class CourseRepository:
         assert text.count(old) == 1, f"{relative} should contain {old!r} exactly once"
         path.write_text(text.replace(old, new))
         self._git("commit", "-q", "-am", message)
+        self._push()
+
+    def _push(self):
         self._git("push", "-q", str(self.bare), self.BRANCH)
+        _run(["chmod", "-R", "a+rX", str(self.bare)])  # learners read it, whatever this process's umask
 
 
 def nbgitpuller_link(base_url, repo, branch, urlpath):

@@ -65,8 +65,9 @@ def _missing():
     problems = []
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         problems.append("it must run as root to create Unix accounts (as CI and The Littlest JupyterHub do)")
-    if shutil.which("useradd") is None:
-        problems.append("useradd is missing")
+    for tool, package in (("useradd", "passwd"), ("git", "git"), ("nsenter", "util-linux")):
+        if shutil.which(tool) is None:
+            problems.append(f"{tool} is missing (Debian: `apt-get install -y {package}`)")
     for module in ("jupyterhub", "nbgitpuller", "playwright"):
         try:
             __import__(module)
