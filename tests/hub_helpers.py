@@ -50,6 +50,11 @@ def _run(command, **kwargs):
     return done.stdout
 
 
+def tool(name):
+    """Path of a command, also looked for in /usr/sbin and /sbin (useradd lives there; not every PATH has them)."""
+    return shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+
+
 def reachable_by_everyone(path):
     """True when every folder above ``path`` lets other users through (the x bit for others)."""
     path = Path(path).resolve()
@@ -145,8 +150,8 @@ class Accounts:
 
     def create(self):
         for name in self.names:
-            _run(["useradd", "--create-home", "--shell", "/bin/bash", "--comment", f"{ACCOUNT_COMMENT}{os.getpid()}",
-                  name])
+            _run([tool("useradd"), "--create-home", "--shell", "/bin/bash",
+                  "--comment", f"{ACCOUNT_COMMENT}{os.getpid()}", name])
             self.made.append(name)
             home = Path(pwd.getpwnam(name).pw_dir)
             home.chmod(0o700)  # as The Littlest JupyterHub does: learners cannot read each other's homes
@@ -210,7 +215,7 @@ def _delete_account(name):
     except KeyError:
         return
     _kill_all(lambda: processes_of({uid}))
-    done = subprocess.run(["userdel", "--remove", name], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([tool("userdel"), "--remove", name], capture_output=True, text=True, timeout=60)
     if done.returncode not in (0, 12):  # 12: the home was removed but there was no mail spool to remove
         raise RuntimeError(f"userdel {name} failed ({done.returncode}): {done.stderr}")
     if home.name == name and home.exists():

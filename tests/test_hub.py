@@ -47,6 +47,7 @@ from hub_helpers import (
     remove_stale,
     run_threads,
     server_and_kernels,
+    tool as find_tool,
     wait_until_gone,
 )
 
@@ -66,7 +67,7 @@ def _missing():
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         problems.append("it must run as root to create Unix accounts (as CI and The Littlest JupyterHub do)")
     for tool, package in (("useradd", "passwd"), ("git", "git"), ("nsenter", "util-linux")):
-        if shutil.which(tool) is None:
+        if find_tool(tool) is None:
             problems.append(f"{tool} is missing (Debian: `apt-get install -y {package}`)")
     for module in ("jupyterhub", "nbgitpuller", "playwright"):
         try:
