@@ -84,11 +84,12 @@ def _recorded_seconds(item):
 
 def pytest_collection_modifyitems(config, items):
     """On xdist workers, order the files longest first, as the workers take them: the browser test (about a
-    minute), then the notebooks by the run time recorded when their outputs were stored, then the unit test files
-    (many short ones, which even out the end). The order inside a file is kept."""
+    minute) and the hub test (about two; each worker takes one of them first), then the notebooks by the run time
+    recorded when their outputs were stored, then the unit test files (many short ones, which even out the end).
+    The order inside a file is kept."""
     if not hasattr(config, "workerinput"):
         return
-    browser = {item.path for item in items if item.get_closest_marker("browser")}
+    browser = {item.path for item in items if item.get_closest_marker("browser") or item.get_closest_marker("hub")}
     notebook_seconds = {}
     for item in items:
         if item.path.suffix == ".ipynb":

@@ -347,7 +347,11 @@ class Notebook:
         workspace = re.sub(r"[^A-Za-z0-9_-]", "-", Path(self.name).stem)
         self.page.goto(self.server.url(f"lab/workspaces/{workspace}/tree/{self.name}"),
                        wait_until="domcontentloaded", timeout=60_000)
+        self.wait_until_ready()
 
+    def wait_until_ready(self):
+        """The page shows JupyterLab with this notebook (``name`` may be a path; its tab shows the file name):
+        wait for its tab, its cells and an idle kernel, answering a kernel dialog if JupyterLab shows one."""
         def panel_id():
             return self.page.evaluate(
                 """(name) => {
@@ -355,9 +359,9 @@ class Notebook:
                        .find(tab => (tab.querySelector('.lm-TabBar-tabLabel') || {}).textContent === name);
                      const panel = tab && document.getElementById(tab.dataset.id);
                      return panel && panel.classList.contains('jp-NotebookPanel') ? tab.dataset.id : null;
-                   }""", self.name)
+                   }""", Path(self.name).name)
 
-        self.panel = f".jp-NotebookPanel[id='{_wait(panel_id, 60, f'a notebook tab named {self.name}')}']"
+        self.panel = f".jp-NotebookPanel[id='{_wait(panel_id, 60, f'a notebook tab for {self.name}')}']"
         self.page.locator(f"{self.panel} .jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
 
         def ready():
