@@ -1,9 +1,19 @@
-"""Binder launches the course with the same pins as requirements.txt."""
+"""Binder launches the course with the same pins as requirements.txt, in a consistent environment.
 
+The slow proof (a copy of repo2docker's base environment, `pip check`, postBuild, lesson 00) is .ci/binder-env;
+these tests check the files it relies on.
+"""
+
+import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+BASE_PINS = ROOT / "binder" / "repo2docker-base-py311.txt"
+# Packages Binder pins that requirements.txt does not: upgrades of repo2docker's base environment.
+BINDER_ONLY = {"notebook"}
 
 
 def pins(path):
@@ -20,7 +30,11 @@ def pins(path):
 def test_binder_pins_agree_with_requirements():
     main, binder = pins(ROOT / "requirements.txt"), pins(ROOT / "binder" / "requirements.txt")
     assert binder, "binder/requirements.txt pins nothing"
-    disagree = {name: (main.get(name), version) for name, version in binder.items() if main.get(name) != version}
+    disagree = {
+        name: (main.get(name), version)
+        for name, version in binder.items()
+        if main.get(name) != version and name not in BINDER_ONLY
+    }
     assert not disagree, f"binder pins differ from requirements.txt (requirements, binder): {disagree}"
 
 
@@ -39,10 +53,39 @@ def test_every_requirement_is_pinned():
             assert "==" in line, f"unpinned requirement: {line}"
 
 
+def test_binder_only_pins_upgrade_the_base_environment():
+    """Is every Binder-only pin a package repo2docker already ships (an upgrade, not a new package)?"""
+    binder, base = pins(ROOT / "binder" / "requirements.txt"), pins(BASE_PINS)
+    extra = set(binder) - set(pins(ROOT / "requirements.txt"))
+    assert extra == BINDER_ONLY
+    assert extra <= set(base), f"not in repo2docker's base environment: {extra - set(base)}"
+
+
+def test_notebook_follows_jupyterlab_minor_version():
+    """Notebook 7.N requires JupyterLab 4.N: does the Binder environment keep them in step?"""
+    effective = {**pins(BASE_PINS), **pins(ROOT / "binder" / "requirements.txt")}
+    notebook, lab = effective["notebook"].split("."), effective["jupyterlab"].split(".")
+    assert notebook[0] == "7" and lab[0] == "4"
+    assert notebook[1] == lab[1], f"notebook {effective['notebook']} with jupyterlab {effective['jupyterlab']}"
+
+
+def test_base_pins_name_their_source():
+    text = BASE_PINS.read_text()
+    assert re.search(r"jupyterhub/repo2docker at [0-9a-f]{40}, repo2docker/buildpacks/conda/environment\.py-3\.11", text)
+    body = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^\s]+", line) for line in body)
+    for needed in ("jupyterlab", "notebook", "jupyter_server", "jupyterhub", "ipykernel", "nbclient", "pip"):
+        assert needed in pins(BASE_PINS), f"{needed} missing from {BASE_PINS.name}"
+
+
 def test_binder_python_and_package_install():
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
     post_build = ROOT / "binder" / "postBuild"
-    assert "pip install --no-deps -e ." in post_build.read_text()
+    installs = [line.split() for line in post_build.read_text().splitlines() if "pip install" in line]
+    assert len(installs) == 1, "postBuild should install the package exactly once"
+    words = installs[0]
+    assert words[-1] == "." and "--no-deps" in words
+    assert not {"-e", "--editable"} & set(words), "an editable install breaks when a home volume hides the repo"
     assert post_build.stat().st_mode & 0o111, "binder/postBuild must be executable"
 
 
@@ -51,3 +94,36 @@ def test_readme_binder_link_opens_lesson_00():
     links = re.findall(r"https://mybinder\.org/v2/gh/[^)\s]+", readme)
     assert links, "README has no Binder link"
     assert all("urlpath=lab/tree/lessons/00-welcome.ipynb" in link for link in links)
+
+
+def load_pins_tool():
+    spec = importlib.util.spec_from_file_location("repo2docker_pins", ROOT / ".ci" / "repo2docker_pins.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LOCK_SAMPLE = """# Frozen on 2025-10-16 07:17:45 UTC
+@EXPLICIT
+https://conda.anaconda.org/conda-forge/linux-64/libzlib-1.3.1-hb9d3cd8_2.conda#edb0
+https://conda.anaconda.org/conda-forge/linux-64/python-3.11.14-hfe2f287_1_cpython.conda#aa
+https://conda.anaconda.org/conda-forge/noarch/nbconvert-core-7.16.6-pyh29332c3_0.conda#bb
+https://conda.anaconda.org/conda-forge/noarch/jupyterlab-4.4.9-pyhd8ed1ab_0.conda#cc
+https://conda.anaconda.org/conda-forge/noarch/jupyterhub-singleuser-5.4.0-hd843c07_0.conda#dd
+https://conda.anaconda.org/conda-forge/noarch/async_generator-1.10-pyhd8ed1ab_2.tar.bz2#ee
+"""
+
+
+def test_pins_tool_renames_and_leaves_out_conda_only_packages():
+    text = load_pins_tool().pins_text(LOCK_SAMPLE, "0" * 40)
+    body = [line for line in text.splitlines() if not line.startswith("#")]
+    assert body == ["async_generator==1.10", "jupyterlab==4.4.9", "nbconvert==7.16.6"]
+    for left_out in ("libzlib 1.3.1", "python 3.11.14", "jupyterhub-singleuser 5.4.0"):
+        assert left_out in text
+    assert "frozen 2025-10-16 07:17:45 UTC" in text
+
+
+def test_pins_tool_rejects_a_file_that_is_not_a_lock_file():
+    with pytest.raises(ValueError, match="no package URLs"):
+        load_pins_tool().pins_text("name: env\ndependencies:\n- python=3.11\n", "0" * 40)
+
