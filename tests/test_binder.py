@@ -5,7 +5,12 @@ these tests check the files it relies on.
 """
 
 import importlib.util
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +132,64 @@ def test_pins_tool_rejects_a_file_that_is_not_a_lock_file():
     with pytest.raises(ValueError, match="no package URLs"):
         load_pins_tool().pins_text("name: env\ndependencies:\n- python=3.11\n", "0" * 40)
 
+
+
+SERVER_CONFIG = ROOT / "binder" / "jupyter_server_config.json"
+
+
+def test_server_config_culls_idle_kernels_even_with_a_tab_open():
+    culling = json.loads(SERVER_CONFIG.read_text())["MappingKernelManager"]
+    assert culling["cull_idle_timeout"] > 0 and culling["cull_connected"] is True
+    assert culling["cull_busy"] is False, "a kernel that is still training must never be culled"
+    assert 0 < culling["cull_interval"] < culling["cull_idle_timeout"]
+
+
+def test_a_jupyter_server_would_use_the_culling_settings(tmp_path):
+    """Are the names right? A server reading the file from a config folder must end up with its values."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "user").mkdir()
+    shutil.copy(SERVER_CONFIG, tmp_path / "config" / "jupyter_server_config.json")
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "user"), "JUPYTER_CONFIG_PATH": str(tmp_path / "config")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "show_culling.py"), str(SERVER_CONFIG)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == json.loads(SERVER_CONFIG.read_text())["MappingKernelManager"]
+
+
+def test_post_build_installs_the_server_config_outside_home():
+    text = (ROOT / "binder" / "postBuild").read_text()
+    assert "binder/jupyter_server_config.json" in text
+    assert 'Path(sys.prefix, "etc", "jupyter", "jupyter_server_config.json")' in text
+
+
+def test_learner_page_states_the_culling_timeout():
+    minutes = json.loads(SERVER_CONFIG.read_text())["MappingKernelManager"]["cull_idle_timeout"] // 60
+    assert f"{minutes} minutes" in (ROOT / "docs" / "binder.md").read_text()
+
+
+LAB_OVERRIDES = ROOT / "binder" / "jupyterlab-overrides.json"
+
+
+def test_lab_overrides_shut_a_kernel_down_with_its_tab():
+    overrides = json.loads(LAB_OVERRIDES.read_text())
+    assert overrides == {"@jupyterlab/notebook-extension:tracker": {"kernelShutdown": True}}
+
+
+def test_jupyterlab_would_use_the_overrides(tmp_path):
+    """Placed where postBuild puts it (<app dir>/settings/overrides.d), does JupyterLab's default change?"""
+    (tmp_path / "overrides.d").mkdir()
+    shutil.copy(LAB_OVERRIDES, tmp_path / "overrides.d" / "vae-course.json")
+    tool = [sys.executable, str(ROOT / ".ci" / "show_lab_defaults.py"), str(LAB_OVERRIDES)]
+    with_file = subprocess.run([*tool, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert with_file.returncode == 0, with_file.stdout + with_file.stderr
+    (tmp_path / "overrides.d" / "vae-course.json").unlink()
+    without = subprocess.run([*tool, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert without.returncode == 1, "JupyterLab's own default already shuts kernels down: the override is moot"
+
+
+def test_post_build_installs_the_lab_overrides_into_the_app_dir():
+    text = (ROOT / "binder" / "postBuild").read_text()
+    assert "get_app_dir()" in text and "/settings/overrides.d" in text
+    assert "cp binder/jupyterlab-overrides.json" in text
