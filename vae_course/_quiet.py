@@ -9,3 +9,8 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# Thread pools sized to the container's CPU limit (a Binder pod has 1 CPU); also before TensorFlow loads.
+from ._threads import size_tensorflow_threads
+
+size_tensorflow_threads()
