@@ -55,6 +55,10 @@ class Result:
     def __bool__(self):
         return self.passed
 
+    def record(self):
+        """The result as plain data (what a grader stores), never the rendered text."""
+        return {"exercise": self.exercise, "status": self.status, "message": self.message}
+
     def __repr__(self):
         return f"{self.label}: {self.message}"
 
