@@ -15,16 +15,12 @@ import time
 from dataclasses import astuple
 from pathlib import Path
 
+from .generate import _repository_root
 from .grade_course import CourseError, read_course
 from .grade_run import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, STATUSES, Limits, Row, grade_notebook
 
 COLUMNS = ("student", "lesson", "exercise", "status", "message")
 POINT_COLUMNS = ("student", "lesson", "points", "max_points", *STATUSES)
-
-
-def _repository_root():
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "solutions").is_dir() else Path.cwd()
 
 
 # ----------------------------------------------------------------------------------------------------------------

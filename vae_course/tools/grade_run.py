@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -51,7 +51,7 @@ class Limits:
     threads: int = 0  # 0: leave the libraries' defaults
 
 
-class LimitedKernelManager(KernelManager):
+class LimitedKernelManager(AsyncKernelManager):
     """A kernel manager that starts the kernel through grade_kernel, under a memory limit."""
 
     memory_mb = DEFAULT_MEMORY_MB
@@ -153,6 +153,7 @@ class _Run:
             startup_timeout=STARTUP_TIMEOUT,
             kernel_name="python3",
             allow_errors=True,
+            shutdown_kernel="immediate",
             resources={"metadata": {"path": str(workdir)}},
             kernel_manager_class=_manager_class(limits.memory_mb),
         )
