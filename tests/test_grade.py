@@ -72,7 +72,7 @@ def grade_folder(folder, tmp, *options):
 
 def normal_class(folder):
     right = after(answered(), CHECK, "check.welcome_sigma(log_var, sigma)")  # the check cell twice,
-    right.cells.insert(2, copy.deepcopy(cell(right, CHECK)))  # and once more moved above its inputs
+    right.cells.insert(2, new_code_cell(cell(right, CHECK).source))  # and once more moved above its inputs
     save(folder, "right", right)
     save(folder, "untouched", compact_lesson())
     save(folder, "wrong", answered(WRONG))
