@@ -74,7 +74,9 @@ def normal_class(folder):
     right = after(answered(), CHECK, "check.welcome_sigma(log_var, sigma)")  # the check cell twice,
     right.cells.insert(2, new_code_cell(cell(right, CHECK).source))  # and once more moved above its inputs
     save(folder, "right", right)
-    save(folder, "untouched", compact_lesson())
+    untouched = compact_lesson()
+    untouched.cells = [c for c in untouched.cells if c.id != CHECK]  # and its check cell deleted
+    save(folder, "untouched", untouched)
     save(folder, "wrong", answered(WRONG))
     fake = after(
         answered(WRONG),
@@ -135,7 +137,7 @@ def test_a_right_answer_is_correct_with_its_check_cell_duplicated_and_moved(norm
     assert (points["right"]["points"], points["right"]["max_points"]) == ("1", "1")
 
 
-def test_the_untouched_lesson_is_not_attempted(normal):
+def test_an_untouched_answer_is_not_attempted_even_without_its_check_cell(normal):
     _, rows, points = normal
     assert status(rows, "untouched") == "not_attempted"
     assert points["untouched"]["points"] == "0"
