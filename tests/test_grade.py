@@ -6,7 +6,6 @@ one whose notebooks run normally (`--jobs 2`), and one whose notebooks hang, cra
 time limit and a small memory limit.
 """
 
-import copy
 import csv
 from pathlib import Path
 

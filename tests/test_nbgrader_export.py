@@ -75,10 +75,9 @@ def scores(root):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        return {
-            student: (gradebook.find_submission(LESSON, student).score, gradebook.find_submission(LESSON, student).max_score)
-            for student in ("full", "untouched", "wrong")
-        }
+        students = ("full", "untouched", "wrong")
+        submissions = {student: gradebook.find_submission(LESSON, student) for student in students}
+        return {student: (found.score, found.max_score) for student, found in submissions.items()}
 
 
 def test_every_released_assignment_is_the_lesson_plus_nbgrader_metadata(course):

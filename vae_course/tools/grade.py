@@ -105,7 +105,7 @@ def points_path(out):
 
 
 class Progress:
-    """One line per graded notebook on stderr: count, student, lesson, outcome, time, and an estimate of what is left."""
+    """One line per graded notebook on stderr: count, student, lesson, outcome, time, and the time left."""
 
     def __init__(self, total, stream=sys.stderr):
         self.total, self.done, self.start, self.stream = total, 0, time.monotonic(), stream

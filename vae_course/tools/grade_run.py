@@ -85,7 +85,7 @@ class SubmissionError(Exception):
 
 
 def read_submission(path, lesson, course):
-    """The submitted notebook at ``path`` for ``lesson``, or SubmissionError (not JSON, not a notebook, another lesson)."""
+    """The notebook at ``path`` handed in for ``lesson``; SubmissionError if not JSON, a notebook or this lesson."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

@@ -38,16 +38,25 @@ def graded_lesson(lesson, hints=True):
     return graded
 
 
+def refuse_course_folders(out_dir, folders):
+    """LessonError if ``out_dir`` is one of the course's own ``folders`` (solutions/, lessons/)."""
+    for folder in folders:
+        if Path(out_dir).resolve() == Path(folder).resolve():
+            raise LessonError(f"{_show(out_dir)}: this is one of the course's folders; choose another folder")
+
+
+def write_notebook(path, nb):
+    """Write ``nb`` to ``path`` as the lesson generator does (one trailing newline, through a temporary file)."""
+    text = nbformat.writes(nb, version=4)
+    _write_bytes(Path(path), (text if text.endswith("\n") else text + "\n").encode("utf-8"))
+    return Path(path)
+
+
 def write_graded_lessons(solutions_dir, out_dir, protected=(), hints=True):
     """Write the graded lesson of every ``solutions_dir/*.ipynb`` into ``out_dir``; return the paths written."""
-    out_dir = Path(out_dir)
-    for folder in (solutions_dir, *protected):
-        if out_dir.resolve() == Path(folder).resolve():
-            raise LessonError(f"{_show(out_dir)}: choose another folder for the graded lessons (this one is the course's)")
+    refuse_course_folders(out_dir, (solutions_dir, *protected))
     written = []
     for path in _solution_paths(solutions_dir):
         lesson = nbformat.reads(lesson_bytes(path).decode("utf-8"), as_version=4)
-        text = nbformat.writes(graded_lesson(lesson, hints), version=4)
-        _write_bytes(out_dir / path.name, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
-        written.append(out_dir / path.name)
+        written.append(write_notebook(Path(out_dir) / path.name, graded_lesson(lesson, hints)))
     return written

@@ -16,11 +16,10 @@
 import copy
 from pathlib import Path
 
-import nbformat
-
 from .generate import LessonError, _show, _solution_paths, _write_bytes, make_lesson
 from .generate import _read_notebook as read_solution
 from .grade_course import lesson_spec
+from .graded_lessons import refuse_course_folders, write_notebook
 
 SCHEMA_VERSION = 3
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -92,16 +91,11 @@ def source_notebook(solution_nb, path):
 def write_nbgrader_course(solutions_dir, out_dir, protected=()):
     """Write ``nbgrader_config.py`` and ``source/<lesson>/<lesson>.ipynb`` into ``out_dir``; return the paths."""
     out_dir = Path(out_dir)
-    for folder in (solutions_dir, *protected):
-        if out_dir.resolve() == Path(folder).resolve():
-            raise LessonError(f"{_show(out_dir)}: choose another folder for the nbgrader course (this one is the course's)")
+    refuse_course_folders(out_dir, (solutions_dir, *protected))
     written = []
     for path in _solution_paths(solutions_dir):
         nb = source_notebook(read_solution(path), path)
-        target = out_dir / "source" / path.stem / path.name
-        text = nbformat.writes(nb, version=4)
-        _write_bytes(target, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
-        written.append(target)
+        written.append(write_notebook(out_dir / "source" / path.stem / path.name, nb))
     config = out_dir / "nbgrader_config.py"
     _write_bytes(config, CONFIG.format(root=str(out_dir.resolve())).encode("utf-8"))
     return [config, *written]
