@@ -118,3 +118,23 @@ def test_answer_cells_are_autograded_answers_and_check_cells_tests():
 def test_the_export_refuses_to_write_over_the_lessons(tmp_path, capsys):
     assert cli.main(["lessons", "--nbgrader", str(ROOT / "lessons")]) == 2
     assert "choose another folder" in capsys.readouterr().err
+
+
+def test_a_test_cell_gives_full_partial_or_no_credit():
+    import numpy as np
+
+    from vae_course.tools.grade_probe import Tally
+
+    log_var = np.array([-2.0, 0.0, 2.0])
+
+    def tally(*answers):
+        cell = Tally()
+        for answer in answers:
+            cell.check("welcome_sigma", 1)(log_var, answer)
+        return cell
+
+    right, wrong = np.exp(log_var / 2), np.exp(log_var)
+    assert tally(right, right).verdict() is None  # no output: nbgrader gives every point
+    assert tally(right, wrong).verdict() == 1.0  # a number: nbgrader's partial credit
+    with pytest.raises(AssertionError, match="variance"):
+        tally(wrong, wrong).verdict()
