@@ -134,6 +134,8 @@ def test_a_right_answer_is_correct_with_its_check_cell_duplicated_and_moved(norm
     _, rows, points = normal
     assert status(rows, "right") == "correct"
     assert (points["right"]["points"], points["right"]["max_points"]) == ("1", "1")
+    print(f"grading time per notebook: {[float(row['seconds']) for row in points.values()]} s")
+    assert all(float(row["seconds"]) > 0 for row in points.values())
 
 
 def test_an_untouched_answer_is_not_attempted_even_without_its_check_cell(normal):
@@ -227,7 +229,7 @@ def test_another_lessons_notebook_is_a_clear_row(hostile):
 def test_a_student_without_the_notebook_is_not_attempted(hostile):
     _, rows, points = hostile
     assert status(rows, "nothing_handed_in") == "not_attempted"
-    assert points["nothing_handed_in"]["max_points"] == "1"
+    assert points["nothing_handed_in"]["max_points"] == "1" and points["nothing_handed_in"]["seconds"] == "0.0"
 
 
 # ---- the course's exercise list, and bad arguments (no kernel) ------------------------------------------------

@@ -17,8 +17,6 @@ from vae_course.tools import cli
 from vae_course.tools.nbgrader_export import source_notebook
 from vae_course.tools.generate import _read_notebook
 
-pytest.importorskip("nbgrader", reason="the nbgrader export test needs nbgrader (requirements.txt pins it)")
-
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "00-welcome"
 NBGRADER_KEYS = ("nbgrader", "deletable", "editable")  # what nbgrader adds to a cell's metadata

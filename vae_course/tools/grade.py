@@ -20,7 +20,7 @@ from .grade_course import CourseError, read_course
 from .grade_run import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, STATUSES, Limits, Row, grade_notebook
 
 COLUMNS = ("student", "lesson", "exercise", "status", "message")
-POINT_COLUMNS = ("student", "lesson", "points", "max_points", *STATUSES)
+POINT_COLUMNS = ("student", "lesson", "points", "max_points", *STATUSES, "seconds")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -68,15 +68,17 @@ def _missing_rows(student, lesson):
 # Tables
 
 
-def points_table(rows, course):
-    """One dict per student and lesson: points (one per correct exercise), the maximum and a count per status."""
+def points_table(rows, course, seconds=None):
+    """One dict per student and lesson: points (one per correct exercise), the maximum, a count per status and
+    the seconds its notebook took to grade (``seconds``: {(student, lesson name): seconds})."""
+    seconds = seconds or {}
     points = {spec.name: {ex.name: ex.points for ex in spec.exercises} for spec in course.values()}
     table = {}
     for row in rows:
         entry = table.setdefault(
             (row.student, row.lesson),
             {"student": row.student, "lesson": row.lesson, "points": 0, "max_points": 0,
-             **{status: 0 for status in STATUSES}},
+             **{status: 0 for status in STATUSES}, "seconds": round(seconds.get((row.student, row.lesson), 0.0), 1)},
         )
         worth = points[row.lesson][row.exercise]
         entry["max_points"] += worth
@@ -130,8 +132,9 @@ def _grade_one(path, student, lesson, course, limits):
 
 
 def grade_class(jobs, course, limits, workers=1, progress=None):
-    """All rows for ``jobs`` (from find_submissions), grading ``workers`` notebooks at a time."""
-    results = {}
+    """``(rows, seconds)`` for ``jobs`` (from find_submissions), grading ``workers`` notebooks at a time;
+    ``seconds`` maps (student, lesson name) to the time its notebook took."""
+    results, timings = {}, {}
     todo = []
     for student, lesson, path in jobs:
         if path is None:
@@ -156,9 +159,10 @@ def grade_class(jobs, course, limits, workers=1, progress=None):
                     for ex in course[lesson].exercises
                 ], 0.0
             results[student, lesson] = rows
+            timings[student, course[lesson].name] = seconds
             if progress:
                 progress.update(student, course[lesson].name, rows, seconds)
-    return [row for key in sorted(results) for row in results[key]]
+    return [row for key in sorted(results) for row in results[key]], timings
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -216,10 +220,10 @@ def run(args):
         return 2
     cores = os.cpu_count() or 1
     limits = Limits(args.timeout, args.memory, threads=max(1, cores // args.jobs))
-    rows = grade_class(jobs, course, limits, args.jobs, Progress(len(jobs)))
+    rows, seconds = grade_class(jobs, course, limits, args.jobs, Progress(len(jobs)))
     write_csv(args.out, COLUMNS, [astuple(row) for row in rows])
     points_out = args.points_out or points_path(args.out)
-    table = points_table(rows, course)
+    table = points_table(rows, course, seconds)
     write_csv(points_out, POINT_COLUMNS, [[entry[column] for column in POINT_COLUMNS] for entry in table])
     print(f"wrote {args.out} ({len(rows)} rows) and {points_out} ({len(table)} rows)")
     return 0
