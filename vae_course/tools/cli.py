@@ -13,7 +13,8 @@ SUBCOMMANDS = {
     "train": ("vae_course.tools.train", "train a complete VAE and write the model, metrics and figures"),
     "lessons": ("vae_course.tools.generate", "generate lessons/ from solutions/ (or --check that they match)"),
     "grade": ("vae_course.tools.grade", "grade a class's submitted lesson notebooks into a CSV of exercise statuses"),
-    "bench": ("vae_course.tools.bench", "benchmark training speed and quality against the textbook's recipe, and the course"),
+    "bench": ("vae_course.tools.bench",
+              "benchmark training speed and quality against the textbook's recipe, and the course"),
 }
 
 

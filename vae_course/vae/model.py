@@ -8,10 +8,10 @@ which is the negative ELBO when beta = 1 (lesson 07).
 
 import math
 
-from .. import _quiet  # noqa: F401
 import keras
 from keras import layers, ops
 
+from .. import _quiet  # noqa: F401
 from .layers import Sampling
 from .maths import kl_log_var
 
