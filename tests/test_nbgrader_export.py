@@ -14,8 +14,8 @@ import nbformat
 import pytest
 
 from vae_course.tools import cli
-from vae_course.tools.nbgrader_export import source_notebook
 from vae_course.tools.generate import _read_notebook
+from vae_course.tools.nbgrader_export import source_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "00-welcome"
