@@ -11,7 +11,8 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 
-from .results import Hint, Result, SolutionText
+from . import mode
+from .results import Hint, Notice, Result, SolutionText
 
 DEFAULT_TIME_LIMIT = 30.0  # seconds a learner's code may run inside one check
 
@@ -81,13 +82,18 @@ class Exercise:
         return Result(self.name, "correct", message)
 
     def hint(self, number=1):
-        """Hint ``number`` (1-based)."""
+        """Hint ``number`` (1-based); a notice when the instructor turned hints off."""
+        if not mode.hints_on():
+            return Notice("Hints off", mode.HINTS_OFF)
         if not self.hints:
             return Hint(self.name, 1, 1, "There is no hint for this exercise; re-read the cell above it.")
         number = min(max(int(number), 1), len(self.hints))
         return Hint(self.name, number, len(self.hints), self.hints[number - 1])
 
     def show_solution(self):
+        """The worked answer; a notice in graded mode."""
+        if mode.graded():
+            return Notice("Solutions off", mode.SOLUTIONS_OFF)
         return SolutionText(self.name, self.solution, self.explanation)
 
 

@@ -11,6 +11,7 @@ COLOURS = {
     "uncheckable": "#9a6700",
     "hint": "#0969da",
     "solution": "#0e7c86",
+    "notice": "#6e7781",
 }
 LABELS = {
     "correct": "Correct",
@@ -55,6 +56,10 @@ class Result:
     def __bool__(self):
         return self.passed
 
+    def record(self):
+        """The result as plain data (what a grader stores), never the rendered text."""
+        return {"exercise": self.exercise, "status": self.status, "message": self.message}
+
     def __repr__(self):
         return f"{self.label}: {self.message}"
 
@@ -93,3 +98,16 @@ class SolutionText:
     def _repr_html_(self):
         body = to_html(self.explanation) if self.explanation else ""
         return _box(COLOURS["solution"], "Solution", f"{body}<pre>{html.escape(self.code)}</pre>")
+
+
+class Notice:
+    """A plain message from the course itself, such as "solutions are off in this course"."""
+
+    def __init__(self, title, text):
+        self.title, self.text = title, text
+
+    def __repr__(self):
+        return f"{self.title}: {self.text}"
+
+    def _repr_html_(self):
+        return _box(COLOURS["notice"], self.title, to_html(self.text))

@@ -1,4 +1,4 @@
-"""The command line: ``python -m vae_course {train,lessons,bench}``.
+"""The command line: ``python -m vae_course {train,lessons,grade,bench}``.
 
 Each subcommand lives in its own module and adds its arguments through
 ``add_arguments(parser)``; ``run(args)`` does the work and returns an exit code.
@@ -12,6 +12,7 @@ import sys
 SUBCOMMANDS = {
     "train": ("vae_course.tools.train", "train a complete VAE and write the model, metrics and figures"),
     "lessons": ("vae_course.tools.generate", "generate lessons/ from solutions/ (or --check that they match)"),
+    "grade": ("vae_course.tools.grade", "grade a class's submitted lesson notebooks into a CSV of exercise statuses"),
     "bench": ("vae_course.tools.bench",
               "benchmark training speed and quality against the textbook's recipe, and the course"),
 }

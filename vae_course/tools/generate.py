@@ -343,6 +343,27 @@ def add_arguments(parser):
         "--check", action="store_true", help="write nothing; exit 1 if a lesson is missing or out of date"
     )
     parser.add_argument("--force", action="store_true", help="overwrite lessons even if they were edited")
+    exports = parser.add_mutually_exclusive_group()
+    exports.add_argument("--graded", metavar="DIR", type=Path,
+                         help="write the lessons with solutions (and the reference fallbacks) off into DIR")
+    exports.add_argument("--nbgrader", metavar="DIR", type=Path,
+                         help="write an nbgrader course (nbgrader_config.py and source/, one assignment per lesson)")
+    parser.add_argument("--no-hints", action="store_true", help="with --graded: turn hints off too")
+
+
+def _export(args, solutions_dir, lessons_dir):
+    """``--graded`` or ``--nbgrader``: write the course for an instructor elsewhere; exit code 0."""
+    if args.graded:
+        from .graded_lessons import write_graded_lessons
+
+        paths = write_graded_lessons(solutions_dir, args.graded, (lessons_dir,), hints=not args.no_hints)
+    else:
+        from .nbgrader_export import write_nbgrader_course
+
+        paths = write_nbgrader_course(solutions_dir, args.nbgrader, (lessons_dir,))
+    for path in paths:
+        print(f"written   {_show(path)}")
+    return 0
 
 
 def run(args):
@@ -351,6 +372,10 @@ def run(args):
     solutions_dir = args.solutions or root / "solutions"
     lessons_dir = args.out or root / "lessons"
     try:
+        if args.no_hints and not args.graded:
+            raise LessonError("--no-hints only goes with --graded DIR")
+        if args.graded or args.nbgrader:
+            return _export(args, solutions_dir, lessons_dir)
         if args.check:
             problems = check(solutions_dir, lessons_dir)
             for problem in problems:
