@@ -84,7 +84,8 @@ def _recorded_seconds(item):
 
 def pytest_collection_modifyitems(config, items):
     """On xdist workers, order the files longest first, as the workers take them: the browser test (about a
-    minute) and the hub test (about two; each worker takes one of them first), then the notebooks by the run time
+    minute) and the hub test (about two; each worker takes one of them first), then the files marked `kernels`
+    (the grader's and nbgrader's tests start their own kernels), then the notebooks by the run time
     recorded when their outputs were stored, then the unit test files (many short ones, which even out the end).
     The order inside a file is kept."""
     if not hasattr(config, "workerinput"):
@@ -98,9 +99,11 @@ def pytest_collection_modifyitems(config, items):
     def rank(item):
         if item.path in browser:
             return (0, 0.0)
+        if item.get_closest_marker("kernels"):
+            return (1, 0.0)
         if item.path in notebook_seconds:
-            return (1, -notebook_seconds[item.path])
-        return (2, 0.0)
+            return (2, -notebook_seconds[item.path])
+        return (3, 0.0)
 
     items.sort(key=rank)  # stable: every worker computes the same order, as xdist requires
 

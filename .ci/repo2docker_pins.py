@@ -79,7 +79,8 @@ def pins_text(lock_text, commit):
         "# repo2docker's base environment for Python 3.11 (Jupyter server and kernel on Binder), as pip pins.",
         f"# Source: jupyterhub/repo2docker at {commit}, {LOCK_NAME}"
         + (f" (frozen {frozen.group(1)})." if frozen else "."),
-        "# Made by .ci/repo2docker_pins.py; .ci/binder-env installs these with --no-deps, then binder/requirements.txt.",
+        "# Made by .ci/repo2docker_pins.py; .ci/binder-env installs these with --no-deps,"
+        " then binder/requirements.txt.",
         "# Left out:",
     ]
     for reason, names in left_out.items():

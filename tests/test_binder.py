@@ -76,7 +76,8 @@ def test_notebook_follows_jupyterlab_minor_version():
 
 def test_base_pins_name_their_source():
     text = BASE_PINS.read_text()
-    assert re.search(r"jupyterhub/repo2docker at [0-9a-f]{40}, repo2docker/buildpacks/conda/environment\.py-3\.11", text)
+    source = r"jupyterhub/repo2docker at [0-9a-f]{40}, repo2docker/buildpacks/conda/environment\.py-3\.11"
+    assert re.search(source, text)
     body = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^\s]+", line) for line in body)
     for needed in ("jupyterlab", "notebook", "jupyter_server", "jupyterhub", "ipykernel", "nbclient", "pip"):

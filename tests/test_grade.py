@@ -16,6 +16,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 from vae_course.tools import cli, grade
 from vae_course.tools.grade_course import CourseError, check_calls, lesson_spec, read_course
 
+pytestmark = pytest.mark.kernels  # starts Jupyter kernels: conftest runs this file early
+
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "00-welcome.ipynb"
 KEEP = ("cell-01", "cell-03", "cell-12", "cell-13", "cell-14")  # title, set-up, log_var, answer, check

@@ -47,8 +47,10 @@ from hub_helpers import (
     remove_stale,
     run_threads,
     server_and_kernels,
-    tool as find_tool,
     wait_until_gone,
+)
+from hub_helpers import (
+    tool as find_tool,
 )
 
 pytestmark = pytest.mark.hub

@@ -17,6 +17,8 @@ from vae_course.tools import cli
 from vae_course.tools.generate import _read_notebook
 from vae_course.tools.nbgrader_export import source_notebook
 
+pytestmark = pytest.mark.kernels  # starts Jupyter kernels: conftest runs this file early
+
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "00-welcome"
 NBGRADER_KEYS = ("nbgrader", "deletable", "editable")  # what nbgrader adds to a cell's metadata

@@ -66,7 +66,8 @@ def run_python(code, tmp_path, **variables):
     env = {k: v for k, v in os.environ.items() if k not in ("CPU_LIMIT", *_threads.THREAD_VARIABLES)}
     env.update(PYTHONPATH=str(ROOT), VAE_COURSE_CPU_MAX=str(tmp_path / "absent"), TF_CPP_MIN_LOG_LEVEL="3")
     env.update(variables)
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
