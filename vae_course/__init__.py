@@ -18,6 +18,7 @@ _EXPORTS = {
     "importance_weighted_nll": "elbo",
     "negative_elbo": "elbo",
     "Sampling": "layers",
+    "likelihood_for": "likelihood",
     "kl_log_var": "maths",
     "kl_monte_carlo": "maths",
     "kl_sigma": "maths",
