@@ -9,7 +9,7 @@ from scipy import stats
 
 import vae_course
 from vae_course import likelihood_for, load_dataset
-from vae_course.likelihood import LIKELIHOODS, Binomial, NotOnSupport, textbook_bce
+from vae_course.vae.likelihood import LIKELIHOODS, Binomial, NotOnSupport, textbook_bce
 
 DATASETS = sorted(LIKELIHOODS)
 LOGITS = (-30.0, -4.0, -0.7, 0.0, 0.3, 2.5, 9.0, 30.0)
