@@ -34,20 +34,37 @@ from .arguments import non_negative_float, non_negative_int, positive_float, pos
 from ..vae.recipes import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_BETA,
+    DEFAULT_DROPOUT,
     DEFAULT_EPOCHS,
     DEFAULT_HIDDEN,
     DEFAULT_LATENT_DIM,
     DEFAULT_LEARNING_RATE,
     DEFAULT_SEED,
+    DEFAULT_WEIGHT_DECAY,
 )
 
 PROG = "python -m vae_course train"
 CHECKPOINT = "checkpoint"
-SETTINGS = ("dataset", "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "beta", "seed", "flow_steps")
-OPTIONAL_SETTINGS = {"flow_steps": 0}  # missing from config.json files written before the option existed
+SETTINGS = ("dataset", "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "beta", "seed", "flow_steps",
+            "dropout", "weight_decay", "reconstruction")
+# Missing from config.json files written before the option existed: what those runs did.
+OPTIONAL_SETTINGS = {"flow_steps": 0, "dropout": 0.0, "weight_decay": 0.0, "reconstruction": "textbook_bce"}
+RECONSTRUCTIONS = ("likelihood", "textbook_bce")  # vae_course.vae.likelihood.RECONSTRUCTIONS, without importing it
+IMPORTANCE_SAMPLES = 1000  # k of the importance-weighted bound in metrics.json
 
 
 # ---------------------------------------------------------------------------- argument types
+
+
+def unit_interval(text):
+    """A number in [0, 1) (dropout rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 up to (not including) 1, got {text!r}")
+    return value
 
 
 def dataset_name(text):
@@ -87,6 +104,14 @@ def add_arguments(parser):
     parser.add_argument("--flow-steps", type=non_negative_int, default=OPTIONAL_SETTINGS["flow_steps"], metavar="N",
                         help="inverse autoregressive flow steps reshaping q(z | x) (vae_course.flows); 0 is the "
                         "plain Gaussian VAE, 4 tightens the bound (default: %(default)s)")
+    parser.add_argument("--dropout", type=unit_interval, default=DEFAULT_DROPOUT, metavar="RATE",
+                        help="dropout after each hidden layer of the decoder while training (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=DEFAULT_WEIGHT_DECAY, metavar="WD",
+                        help="decoupled weight decay on the kernels (AdamW); 0 is plain Adam (default: %(default)s)")
+    parser.add_argument("--reconstruction", choices=RECONSTRUCTIONS, default="likelihood",
+                        help="training loss: -log p(x | z) under the data set's likelihood, or the textbook's "
+                        "grey-level binary cross-entropy; metrics.json scores both with the likelihood "
+                        "(default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     parser.add_argument("--resume", metavar="DIR", default=None,
                         help="continue the interrupted run in DIR from its last finished epoch; "
@@ -101,6 +126,13 @@ def _error(message):
     return 2
 
 
+def _loss_units(reconstruction, vae):
+    """The y-axis label of the loss curves: nats only when the training loss is -log p(x | z) + KL."""
+    if reconstruction == "textbook_bce":
+        return "summed BCE + KL per image (not nats)"
+    return f"nats per image ({vae.likelihood.name})"
+
+
 def default_out_dir(base="runs"):
     """runs/<YYYYmmdd-HHMMSS>, with -2, -3, ... added if that folder already exists."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -110,6 +142,15 @@ def default_out_dir(base="runs"):
         candidate = Path(base) / f"{stamp}-{suffix}"
         suffix += 1
     return candidate
+
+
+def _optimizer(keras, schedule, weight_decay):
+    """Adam, or AdamW decaying the kernels (not the biases) when ``weight_decay`` > 0."""
+    if not weight_decay:
+        return keras.optimizers.Adam(schedule)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    return optimizer
 
 
 def _finite_or_none(value):
@@ -212,7 +253,7 @@ def run(args):
     import tensorflow as tf
 
     from ..vae import plots
-    from ..vae.elbo import negative_elbo
+    from ..vae.elbo import importance_weighted_nll, negative_elbo
     from ..vae.flows import make_flow_vae
     from ..vae.model import make_vae
     from ..vae.guards import SafeBackupAndRestore, TrainingDiverged
@@ -226,21 +267,25 @@ def run(args):
             f"Training a VAE on {dataset} ({len(x_train)} training and {len(x_test)} test images of "
             f"{'x'.join(map(str, image_shape))} pixels): latent_dim {args.latent_dim}, hidden "
             f"{','.join(map(str, args.hidden))}, {args.epochs} epochs of batch {args.batch_size}, "
-            f"Adam from {args.learning_rate:g} (cosine decay), beta {args.beta:g}, seed {args.seed}"
+            f"{'AdamW' if args.weight_decay else 'Adam'} from {args.learning_rate:g} (cosine decay"
+            + (f", weight decay {args.weight_decay:g}" if args.weight_decay else "") + ")"
+            + (f", decoder dropout {args.dropout:g}" if args.dropout else "")
+            + f", loss {args.reconstruction}, beta {args.beta:g}, seed {args.seed}"
             + (f", {args.flow_steps} flow steps in q(z | x)." if args.flow_steps else "."),
             flush=True,
         )
 
     keras.utils.set_random_seed(args.seed)
+    model_options = dict(hidden=args.hidden, beta=args.beta, seed=args.seed, likelihood=dataset,
+                         reconstruction=args.reconstruction, dropout=args.dropout)
     if args.flow_steps:
-        vae = make_flow_vae(image_shape, args.latent_dim, hidden=args.hidden, flow_steps=args.flow_steps,
-                            beta=args.beta, seed=args.seed)
+        vae = make_flow_vae(image_shape, args.latent_dim, flow_steps=args.flow_steps, **model_options)
     else:
-        vae = make_vae(image_shape, args.latent_dim, hidden=args.hidden, beta=args.beta, seed=args.seed)
+        vae = make_vae(image_shape, args.latent_dim, **model_options)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=args.epochs * steps_per_epoch)
     # One call into the compiled graph per epoch instead of one per batch: the same steps in the same order
     # (bit-identical results), without Python's per-batch overhead (python -m vae_course bench measures it).
-    vae.compile(optimizer=keras.optimizers.Adam(schedule), steps_per_execution=steps_per_epoch)
+    vae.compile(optimizer=_optimizer(keras, schedule, args.weight_decay), steps_per_execution=steps_per_epoch)
     callbacks = [
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
         SafeBackupAndRestore(str(out / CHECKPOINT), delete_checkpoint=True),
@@ -263,11 +308,17 @@ def run(args):
     history = _read_history(out / "history.csv")
 
     value, reconstruction, kl = negative_elbo(vae, x_test, return_terms=True)
+    bound = importance_weighted_nll(vae, x_test, k=IMPORTANCE_SAMPLES) if math.isfinite(value) else math.nan
     metrics = {
         "negative_elbo": _finite_or_none(value),
         "reconstruction": _finite_or_none(reconstruction),
         "kl": _finite_or_none(kl),
-        "units": "nats per image, mean over the test set",
+        "importance_weighted_nll": _finite_or_none(bound),
+        "importance_samples": IMPORTANCE_SAMPLES,
+        "likelihood": vae.likelihood.name,
+        "units": (f"nats per image, mean over the test set: -log p(x | z) under {vae.likelihood.name} + KL, "
+                  "and both figures are upper bounds on -log p(x)"),
+        "training_loss": args.reconstruction,
         "train_seconds": round(train_seconds, 3),
         "samples_per_second": round((args.epochs - done) * len(x_train) / train_seconds, 1),
         "resumed_after_epoch": done if resume else None,
@@ -284,6 +335,8 @@ def run(args):
         "beta": args.beta,
         "seed": args.seed,
         "flow_steps": args.flow_steps,
+        "dropout": args.dropout,
+        "weight_decay": args.weight_decay,
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
         "created": datetime.now().isoformat(timespec="seconds"),
@@ -298,7 +351,7 @@ def run(args):
     written.append("metrics.json")
 
     figures = [
-        ("loss_curves.png", lambda: plots.plot_loss_curves(history)),
+        ("loss_curves.png", lambda: plots.plot_loss_curves(history, units=_loss_units(args.reconstruction, vae))),
         ("reconstructions.png", lambda: plots.plot_reconstructions(vae, x_test, n=10)),
         ("samples.png", lambda: plots.plot_prior_samples(vae, n=25, seed=args.seed)),
         ("latent_space.png", lambda: plots.plot_latent_space(vae, x_test, y_test)),
@@ -318,8 +371,9 @@ def run(args):
         print(f"{PROG}: training diverged (the loss is not finite); try a smaller --learning-rate.", file=sys.stderr)
         return 1
     print(
-        f"Test negative ELBO {value:.2f} nats per image "
-        f"(reconstruction {reconstruction:.2f} + KL {kl:.2f})"
+        f"Test negative ELBO {value:.2f} nats per image under {vae.likelihood.name} "
+        f"(reconstruction {reconstruction:.2f} + KL {kl:.2f}); importance-weighted bound "
+        f"(k = {IMPORTANCE_SAMPLES}) {bound:.2f}"
     )
     print(f"Training took {train_seconds:.1f} s ({metrics['samples_per_second']:,.0f} images per second)")
     return 0

@@ -9,9 +9,10 @@ triangular, so
 
 There is no closed form for KL(q || N(0, I)) any more: the loss estimates it with the same draw as the
 reconstruction term, KL ~ log q(z_T | x) - log N(z_T; 0, I) (one-sample Monte Carlo, lesson 05). The prior,
-the decoder and the likelihood (binary cross-entropy summed over pixels) are those of ``model.VAE``, so the
+the decoder and the likelihood p(x | z) (``model.VAE.likelihood``) are those of ``model.VAE``, so the
 negative ELBO stays in the same nats. With a 2-D latent space the true posterior is far from Gaussian and
-the flow tightens the bound (``recipes.train_best`` uses it there; see its docstring).
+the flow tightens the bound (``recipes.train_best(..., flow_steps=4)``; its docstring says why they are off by
+default under the Binomial likelihood).
 """
 
 import math
