@@ -26,13 +26,13 @@ def finite(value):
 
 def test_the_flop_counter_on_the_books_architecture():
     tb = make_textbook_vae(seed=0)
-    assert bench.dense_flops_per_sample(tb.encoder, tb.decoder) == 6 * BOOK_MACS == 1_609_200
+    assert bench.machine.dense_flops_per_sample(tb.encoder, tb.decoder) == 6 * BOOK_MACS == 1_609_200
     # the training model shares its layers with the encoder and decoder: each kernel counts once
-    assert bench.dense_flops_per_sample(tb.model, tb.encoder, tb.decoder) == 6 * BOOK_MACS
+    assert bench.machine.dense_flops_per_sample(tb.model, tb.encoder, tb.decoder) == 6 * BOOK_MACS
     vae = make_vae((28, 28), 10, hidden=(150, 100), activation="selu", seed=0)
-    assert bench.dense_flops_per_sample(vae) == 6 * BOOK_MACS
+    assert bench.machine.dense_flops_per_sample(vae) == 6 * BOOK_MACS
     small = make_vae((8, 8), 2, hidden=(4,), seed=0)
-    assert bench.dense_flops_per_sample(small) == 6 * (64 * 4 + 2 * (4 * 2) + 2 * 4 + 4 * 64)
+    assert bench.machine.dense_flops_per_sample(small) == 6 * (64 * 4 + 2 * (4 * 2) + 2 * 4 + 4 * 64)
 
 
 @pytest.mark.parametrize("flags, per_cycle, peak", [
@@ -41,7 +41,8 @@ def test_the_flop_counter_on_the_books_architecture():
     ("fpu sse2", 8, 41.6),
 ])
 def test_the_peak_is_cores_times_clock_times_flops_per_cycle(flags, per_cycle, peak):
-    info = bench.machine_info({"Model name": "Test CPU", "CPU(s)": "2", "CPU max MHz": "2600.0", "Flags": flags})
+    info = bench.machine.machine_info(
+        {"Model name": "Test CPU", "CPU(s)": "2", "CPU max MHz": "2600.0", "Flags": flags})
     assert info["model_name"] == "Test CPU" and info["cores"] == 2 and info["mhz"] == 2600.0
     assert info["flops_per_cycle_per_core"] == per_cycle
     assert info["peak_gflops"] == pytest.approx(peak)
@@ -50,10 +51,10 @@ def test_the_peak_is_cores_times_clock_times_flops_per_cycle(flags, per_cycle, p
 
 def test_the_curve_summary_finds_the_first_time_below_the_target_and_the_best():
     curve = [(0.5, 1, 30.0), (1.0, 2, 25.9), (1.5, 3, 25.6), (2.0, 4, 25.8), (3.0, 5, 24.9)]
-    s = bench._summarise(curve, 25.7, budget=3.0)
+    s = bench.quality._summarise(curve, 25.7, budget=3.0)
     assert s["seconds_to_target"] == 1.5 and s["epochs_to_target"] == 3
     assert s["best_nats"] == 24.9 and s["best_at_seconds"] == 3.0 and s["best_at_epoch"] == 5
-    never = bench._summarise(curve[:2], 25.7, budget=3.0)
+    never = bench.quality._summarise(curve[:2], 25.7, budget=3.0)
     assert never["seconds_to_target"] is None and never["best_nats"] == 25.9
 
 
@@ -105,7 +106,7 @@ def test_the_quick_throughput_part_has_finite_numbers(quick_results):
 def test_the_quick_quality_part_has_finite_numbers(quick_results):
     _, results = quick_results
     q = results["quality"]
-    assert q["target_nats"] == bench.TARGET_NATS and list(q["latent"]) == ["2"]
+    assert q["target_nats"] == bench.quality.TARGET_NATS and list(q["latent"]) == ["2"]
     assert "Binomial(16, p)" in q["units"]
     for name in ("textbook", "vae_course"):
         entry = q["latent"]["2"][name]
@@ -122,7 +123,7 @@ def test_a_notebook_is_timed_and_its_memory_measured(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = bytearray(50 * 2**20)\nprint(len(x))")])
     path = tmp_path / "tiny.ipynb"
     nbformat.write(nb, path)
-    result = bench.run_notebook(path)
+    result = bench.course.run_notebook(path)
     assert result["ok"], result["error"]
     assert result["notebook"] == "tiny.ipynb"
     assert finite(result["wall_seconds"]) and result["wall_seconds"] >= result["execute_seconds"] > 0
@@ -130,7 +131,7 @@ def test_a_notebook_is_timed_and_its_memory_measured(tmp_path):
     assert result["tree_peak_mb"] > 0
     failing = tmp_path / "failing.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), failing)
-    assert not bench.run_notebook(failing)["ok"]
+    assert not bench.course.run_notebook(failing)["ok"]
 
 
 def test_the_fast_trainer_gives_the_same_steps_one_call_per_batch_or_in_one_loop():

@@ -24,11 +24,11 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from vae_course import VAE, load_dataset, load_model, make_vae, negative_elbo, plots  # noqa: E402
-from vae_course.tools import cli  # noqa: E402
+from vae_course.tools import cli, train  # noqa: E402
 from vae_course.vae.progress import EpochProgress  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURES = ("loss_curves.png", "reconstructions.png", "samples.png", "latent_space.png")
+FIGURES = tuple(name for name in train.OUTPUTS if name.endswith(".png") and name != "manifold.png")
 CONFIG_KEYS = {"dataset", "latent_dim", "hidden", "epochs", "batch_size", "learning_rate", "beta", "seed",
                "keras_version", "tensorflow_version"}
 RESULT_KEYS = {"negative_elbo", "reconstruction", "kl", "train_seconds", "samples_per_second"}

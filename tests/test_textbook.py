@@ -30,9 +30,9 @@ def dense_layers(model):
 def test_the_default_is_the_books_fashion_mnist_architecture():
     tb = make_textbook_vae(seed=0)
     assert isinstance(tb, TextbookVAE)
-    assert [(l.units, l.activation.__name__) for l in dense_layers(tb.encoder)] == [
+    assert [(layer.units, layer.activation.__name__) for layer in dense_layers(tb.encoder)] == [
         (150, "selu"), (100, "selu"), (10, "linear"), (10, "linear")]
-    assert [(l.units, l.activation.__name__) for l in dense_layers(tb.decoder)] == [
+    assert [(layer.units, layer.activation.__name__) for layer in dense_layers(tb.decoder)] == [
         (100, "selu"), (150, "selu"), (784, "linear")]
     x = np.random.default_rng(0).random((5, 28, 28)).astype(np.float32)
     z_mean, z_log_var = tb.encoder(x)
@@ -51,8 +51,8 @@ def test_the_digits_scaling_is_64_48_32():
     tb = make_digits_textbook_vae(latent_dim=2, seed=0)
     assert DIGITS_HIDDEN == (48, 32)
     assert tb.likelihood.name == "binomial(16)" and tb.likelihood_beta == 16.0  # the BCE's beta against it
-    assert [l.units for l in dense_layers(tb.encoder)] == [48, 32, 2, 2]
-    assert [l.units for l in dense_layers(tb.decoder)] == [32, 48, 64]
+    assert [layer.units for layer in dense_layers(tb.encoder)] == [48, 32, 2, 2]
+    assert [layer.units for layer in dense_layers(tb.decoder)] == [32, 48, 64]
     assert tb.kl_weight == pytest.approx(1 / 64)
     assert tb.implied_beta == pytest.approx(1.0)
 

@@ -17,12 +17,11 @@ default under the Binomial likelihood).
 
 import math
 
-import numpy as np
-
-from .. import _quiet  # noqa: F401
 import keras
+import numpy as np
 from keras import layers, ops
 
+from .. import _quiet  # noqa: F401
 from .model import VAE, _with_old_file_defaults, build_decoder, build_encoder
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -82,7 +81,8 @@ class IAFStep(layers.Layer):
         self.w_shift = self.add_weight(shape=(width, d), initializer=small, name="w_shift")
         self.w_gate = self.add_weight(shape=(width, d), initializer=small, name="w_gate")
         self.b_shift = self.add_weight(shape=(d,), initializer="zeros", name="b_shift")
-        self.b_gate = self.add_weight(shape=(d,), initializer=keras.initializers.Constant(self.gate_bias), name="b_gate")
+        gate = keras.initializers.Constant(self.gate_bias)
+        self.b_gate = self.add_weight(shape=(d,), initializer=gate, name="b_gate")
 
     def call(self, inputs):
         z, h = inputs

@@ -37,17 +37,18 @@ DEFAULT_SEED = 0
 DEFAULT_DROPOUT = 0.1
 DEFAULT_WEIGHT_DECAY = 0.1
 
-# The recipe (chosen on a validation split of the training set, see train_best).
-HIDDEN = (256, 128)
+# The recipe (chosen on a validation split of the training set, see train_best): the train command's
+# widths, batch size, learning rate, dropout and weight decay, with more epochs and a weight average.
+HIDDEN = DEFAULT_HIDDEN
 ACTIVATION = "gelu"
-BATCH_SIZE = 64
-LEARNING_RATE = 5e-3
+BATCH_SIZE = DEFAULT_BATCH_SIZE
+LEARNING_RATE = DEFAULT_LEARNING_RATE
 EPOCHS = 200
 EMA_DECAY = 0.998
 FLOW_STEPS = 0  # inverse autoregressive flow steps in q(z | x) (flows.make_flow_vae); 0 gives make_vae's Gaussian
 FLOW_HIDDEN = 32
-DROPOUT = 0.1  # after each hidden layer of the decoder, while training
-WEIGHT_DECAY = 0.1  # decoupled, on kernels (FastTrainer)
+DROPOUT = DEFAULT_DROPOUT  # after each hidden layer of the decoder, while training
+WEIGHT_DECAY = DEFAULT_WEIGHT_DECAY  # decoupled, on kernels (FastTrainer)
 STEPWISE_EPOCHS = 5  # one call per batch at first: training starts about 0.1-0.2 s sooner (FastTrainer.run)
 
 
@@ -55,12 +56,12 @@ class FastTrainer:
     """Adam with cosine decay on ``vae``'s loss, many epochs per call, in one TensorFlow graph.
 
     ``weight_decay`` shrinks every kernel (not biases) by ``learning_rate * weight_decay`` of itself per step
-    (decoupled, as in AdamW). ``run(epochs)`` trains that many epochs (each a fresh shuffle of ``x``, ``len(x) // batch_size`` full
-    batches; the remainder changes every epoch) and returns the mean training loss. The learning rate follows
-    ``learning_rate * (1 + cos(pi * step / total_steps)) / 2``, then stays at 0. With ``ema_decay`` an
-    exponential moving average of the weights is kept (decay ``min(ema_decay, (1 + t) / (10 + t))`` at step t,
-    so early on it follows the weights closely); ``with trainer.averaged_weights():`` swaps it in. The average
-    starts with the first epoch run inside the loop graph (after ``stepwise_epochs``), from the weights then.
+    (decoupled, as in AdamW). ``run(epochs)`` trains that many epochs (each a fresh shuffle of ``x``, ``len(x) //
+    batch_size`` full batches; the remainder changes every epoch) and returns the mean training loss. The learning
+    rate follows ``learning_rate * (1 + cos(pi * step / total_steps)) / 2``, then stays at 0. With ``ema_decay`` an
+    exponential moving average of the weights is kept (decay ``min(ema_decay, (1 + t) / (10 + t))`` at step t, so
+    early on it follows the weights closely); ``with trainer.averaged_weights():`` swaps it in. The average starts
+    with the first epoch run inside the loop graph (after ``stepwise_epochs``), from the weights then.
     """
 
     def __init__(self, vae, x, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, total_steps=None,
@@ -139,7 +140,7 @@ class FastTrainer:
     def _epochs(self, n_epochs):
         import tensorflow as tf
 
-        n, bs, steps = self.n, self.batch_size, self.steps_per_epoch
+        bs, steps = self.batch_size, self.steps_per_epoch
         # One shuffle per epoch, drawn up front from that epoch's own seed (the same draws whether epochs run
         # one per call, several per call or step by step): row j of ``batches`` holds the indices of step j.
         last = self._shuffle_seed.assign_add(tf.stack([tf.constant(0, tf.int64), tf.cast(n_epochs, tf.int64)]))
