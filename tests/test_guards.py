@@ -6,10 +6,19 @@ import pytest
 
 import vae_course
 from vae_course.vae.guards import NonFiniteLossGuard, TrainingDiverged
+from vae_course.vae.likelihood import NotOnSupport
+
+
+def test_nan_data_is_refused_before_training_by_the_likelihood():
+    vae = vae_course.make_vae((8, 8), 2, hidden=(16,), seed=0)
+    vae.compile(keras.optimizers.Adam(1e-3))
+    with pytest.raises(NotOnSupport, match="NaN"):
+        vae.fit(np.full((64, 8, 8), np.nan, dtype=np.float32), epochs=1, verbose=0)
 
 
 def test_nan_data_stops_training_with_the_likely_causes():
-    vae = vae_course.make_vae((8, 8), 2, hidden=(16,), seed=0)
+    # the textbook's BCE checks no support, so NaN data reaches training and the guard must catch the NaN loss
+    vae = vae_course.make_vae((8, 8), 2, hidden=(16,), seed=0, reconstruction="textbook_bce")
     vae.compile(keras.optimizers.Adam(1e-3))
     x = np.full((64, 8, 8), np.nan, dtype=np.float32)
     with pytest.raises(TrainingDiverged) as info:

@@ -28,23 +28,30 @@ from pathlib import Path
 from ..vae.recipes import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_BETA,
+    DEFAULT_DROPOUT,
     DEFAULT_EPOCHS,
     DEFAULT_HIDDEN,
     DEFAULT_LATENT_DIM,
     DEFAULT_LEARNING_RATE,
     DEFAULT_SEED,
+    DEFAULT_WEIGHT_DECAY,
 )
 from .arguments import non_negative_float, non_negative_int, positive_float, positive_int, positive_int_list
 
 PROG = "python -m vae_course train"
 CHECKPOINT = "checkpoint"
-SETTINGS = ("dataset", "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "beta", "seed", "flow_steps")
-OPTIONAL_SETTINGS = {"flow_steps": 0}  # missing from config.json files written before the option existed
+SETTINGS = ("dataset", "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "beta", "seed", "flow_steps",
+            "dropout", "weight_decay", "reconstruction")
+# Missing from config.json files written before the option existed: what those runs did.
+OPTIONAL_SETTINGS = {"flow_steps": 0, "dropout": 0.0, "weight_decay": 0.0, "reconstruction": "textbook_bce"}
+RECONSTRUCTIONS = ("likelihood", "textbook_bce")  # vae_course.vae.likelihood.RECONSTRUCTIONS, without importing it
+IMPORTANCE_SAMPLES = 1000  # k of the importance-weighted bound in metrics.json
 
 # Every file a finished run writes, in order; the figures are drawn by ``_draw``.
 OUTPUTS = {
     "model.keras": "the trained VAE (vae_course.load_model)",
-    "metrics.json": "test negative ELBO, reconstruction and KL in nats per image, timings, the config",
+    "metrics.json": "test negative ELBO (reconstruction + KL) and importance-weighted bound, nats per image "
+                    "under the data set's likelihood; timings, the config",
     "loss_curves.png": "total, reconstruction and KL terms per epoch",
     "reconstructions.png": "test images above their reconstructions",
     "samples.png": "images decoded from z ~ N(0, I)",
@@ -59,6 +66,17 @@ def output_files(latent_dim):
 
 
 # ---------------------------------------------------------------------------- argument types
+
+
+def unit_interval(text):
+    """A number in [0, 1) (dropout rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 up to (not including) 1, got {text!r}")
+    return value
 
 
 def dataset_name(text):
@@ -96,6 +114,14 @@ def add_arguments(parser):
     parser.add_argument("--flow-steps", type=non_negative_int, default=OPTIONAL_SETTINGS["flow_steps"], metavar="N",
                         help="inverse autoregressive flow steps reshaping q(z | x) (vae_course.vae.flows); 0 is the "
                         "plain Gaussian VAE, 4 tightens the bound (default: %(default)s)")
+    parser.add_argument("--dropout", type=unit_interval, default=DEFAULT_DROPOUT, metavar="RATE",
+                        help="dropout after each hidden layer of the decoder while training (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=DEFAULT_WEIGHT_DECAY, metavar="WD",
+                        help="decoupled weight decay on the kernels (AdamW); 0 is plain Adam (default: %(default)s)")
+    parser.add_argument("--reconstruction", choices=RECONSTRUCTIONS, default="likelihood",
+                        help="training loss: -log p(x | z) under the data set's likelihood, or the textbook's "
+                        "grey-level binary cross-entropy; metrics.json scores both with the likelihood "
+                        "(default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     parser.add_argument("--resume", metavar="DIR", default=None,
                         help="continue the interrupted run in DIR from its last finished epoch; "
@@ -250,7 +276,10 @@ def _announce(run):
         f"Training a VAE on {run.dataset} ({len(run.x_train)} training and {len(run.x_test)} test images of "
         f"{'x'.join(map(str, run.image_shape))} pixels): latent_dim {args.latent_dim}, hidden "
         f"{','.join(map(str, args.hidden))}, {args.epochs} epochs of batch {args.batch_size}, "
-        f"Adam from {args.learning_rate:g} (cosine decay), beta {args.beta:g}, seed {args.seed}"
+        f"{'AdamW' if args.weight_decay else 'Adam'} from {args.learning_rate:g} (cosine decay"
+        + (f", weight decay {args.weight_decay:g}" if args.weight_decay else "") + ")"
+        + (f", decoder dropout {args.dropout:g}" if args.dropout else "")
+        + f", loss {args.reconstruction}, beta {args.beta:g}, seed {args.seed}"
         + (f", {args.flow_steps} flow steps in q(z | x)." if args.flow_steps else "."),
         flush=True,
     )
@@ -265,17 +294,29 @@ def _build(run):
 
     args = run.args
     keras.utils.set_random_seed(args.seed)
+    options = dict(hidden=args.hidden, beta=args.beta, seed=args.seed, likelihood=run.dataset,
+                   reconstruction=args.reconstruction, dropout=args.dropout)
     if args.flow_steps:
-        vae = make_flow_vae(run.image_shape, args.latent_dim, hidden=args.hidden, flow_steps=args.flow_steps,
-                            beta=args.beta, seed=args.seed)
+        vae = make_flow_vae(run.image_shape, args.latent_dim, flow_steps=args.flow_steps, **options)
     else:
-        vae = make_vae(run.image_shape, args.latent_dim, hidden=args.hidden, beta=args.beta, seed=args.seed)
+        vae = make_vae(run.image_shape, args.latent_dim, **options)
     steps_per_epoch = math.ceil(len(run.x_train) / args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=args.epochs * steps_per_epoch)
     # One call into the compiled graph per epoch instead of one per batch: the same steps in the same order
     # (bit-identical results), without Python's per-batch overhead (python -m vae_course bench measures it).
-    vae.compile(optimizer=keras.optimizers.Adam(schedule), steps_per_execution=steps_per_epoch)
+    vae.compile(optimizer=_optimizer(schedule, args.weight_decay), steps_per_execution=steps_per_epoch)
     return vae
+
+
+def _optimizer(schedule, weight_decay):
+    """Adam, or AdamW decaying the kernels (not the biases) when ``weight_decay`` > 0."""
+    import keras
+
+    if not weight_decay:
+        return keras.optimizers.Adam(schedule)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    return optimizer
 
 
 def _fit(run):
@@ -320,15 +361,21 @@ def _metrics(run):
     import keras
     import tensorflow as tf
 
-    from ..vae.elbo import negative_elbo
+    from ..vae.elbo import importance_weighted_nll, negative_elbo
 
-    args = run.args
+    args, likelihood = run.args, run.vae.likelihood
     value, reconstruction, kl = negative_elbo(run.vae, run.x_test, return_terms=True)
+    bound = importance_weighted_nll(run.vae, run.x_test, k=IMPORTANCE_SAMPLES) if math.isfinite(value) else math.nan
     metrics = {
         "negative_elbo": _finite_or_none(value),
         "reconstruction": _finite_or_none(reconstruction),
         "kl": _finite_or_none(kl),
-        "units": "nats per image, mean over the test set",
+        "importance_weighted_nll": _finite_or_none(bound),
+        "importance_samples": IMPORTANCE_SAMPLES,
+        "likelihood": likelihood.name,
+        "units": (f"nats per image, mean over the test set: -log p(x | z) under {likelihood.name} + KL; both "
+                  "the negative ELBO and the importance-weighted figure are upper bounds on -log p(x)"),
+        "training_loss": args.reconstruction,
         "train_seconds": round(run.train_seconds, 3),
         "samples_per_second": round((args.epochs - run.done) * len(run.x_train) / run.train_seconds, 1),
         "resumed_after_epoch": run.done if run.resumed else None,
@@ -345,11 +392,13 @@ def _metrics(run):
         "beta": args.beta,
         "seed": args.seed,
         "flow_steps": args.flow_steps,
+        "dropout": args.dropout,
+        "weight_decay": args.weight_decay,
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
         "created": datetime.now().isoformat(timespec="seconds"),
     }
-    return metrics, (value, reconstruction, kl)
+    return metrics, (value, reconstruction, kl, bound)
 
 
 # ---- step 4: write the outputs
@@ -361,13 +410,20 @@ def _draw(name, run):
 
     vae = run.vae
     drawers = {
-        "loss_curves.png": lambda: plots.plot_loss_curves(run.history),
+        "loss_curves.png": lambda: plots.plot_loss_curves(run.history, units=_loss_units(run)),
         "reconstructions.png": lambda: plots.plot_reconstructions(vae, run.x_test, n=10),
         "samples.png": lambda: plots.plot_prior_samples(vae, n=25, seed=run.args.seed),
         "latent_space.png": lambda: plots.plot_latent_space(vae, run.x_test, run.y_test),
         "manifold.png": lambda: plots.plot_manifold(vae, n=15),
     }
     return drawers[name]()
+
+
+def _loss_units(run):
+    """The loss curves' axis label: nats only when the training loss is -log p(x | z) + KL."""
+    if run.args.reconstruction == "textbook_bce":
+        return "summed BCE + KL per image (not nats)"
+    return f"nats per image ({run.vae.likelihood.name})"
 
 
 def _write_outputs(run, metrics):
@@ -398,14 +454,15 @@ def _write_outputs(run, metrics):
 
 def _report(run, metrics, terms, written):
     """Print what was written and the test figures; the exit code (1 if the loss is not finite)."""
-    value, reconstruction, kl = terms
+    value, reconstruction, kl, bound = terms
     print(f"Wrote {run.out}{os.sep}: {', '.join(written)}")
     if metrics["negative_elbo"] is None:
         print(f"{PROG}: training diverged (the loss is not finite); try a smaller --learning-rate.", file=sys.stderr)
         return 1
     print(
-        f"Test negative ELBO {value:.2f} nats per image "
-        f"(reconstruction {reconstruction:.2f} + KL {kl:.2f})"
+        f"Test negative ELBO {value:.2f} nats per image under {metrics['likelihood']} "
+        f"(reconstruction {reconstruction:.2f} + KL {kl:.2f}); importance-weighted bound "
+        f"(k = {IMPORTANCE_SAMPLES}) {bound:.2f}"
     )
     print(f"Training took {run.train_seconds:.1f} s ({metrics['samples_per_second']:,.0f} images per second)")
     return 0

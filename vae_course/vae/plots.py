@@ -25,11 +25,11 @@ def _history_dict(history):
     return history
 
 
-def plot_loss_curves(history_dict, title="Training loss per epoch"):
-    """Total loss and reconstruction term (left) and KL term (right) per epoch, in nats per image.
+def plot_loss_curves(history_dict, title="Training loss per epoch", units="nats per image"):
+    """Total loss and reconstruction term (left) and KL term (right) per epoch, labelled in ``units``.
 
     ``history_dict`` is ``fit(...).history`` (or the History itself); ``val_`` curves are drawn dashed
-    when present.
+    when present. A model trained on the textbook's BCE should pass other ``units``: its loss is not in nats.
     """
     history = _history_dict(history_dict)
     panels = (
@@ -49,7 +49,7 @@ def plot_loss_curves(history_dict, title="Training loss per epoch"):
                 ax.plot(epochs, np.asarray(values, dtype=float), style, label=label + (suffix if has_val else ""))
                 drawn += 1
         ax.set_xlabel("epoch")
-        ax.set_ylabel("nats per image")
+        ax.set_ylabel(units)
         if ax.lines:
             ax.legend()
         ax.grid(alpha=0.3)
@@ -134,7 +134,7 @@ def plot_reconstructions(vae, x, n=10, ncols=10):
 
 
 def plot_prior_samples(vae, n=25, seed=0, ncols=None):
-    """Images decoded from ``n`` points z ~ N(0, I), all in one batch; pixel probabilities are shown."""
+    """Images decoded from ``n`` points z ~ N(0, I), all in one batch; the mean of p(x | z) is shown."""
     n = int(n)
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

@@ -1,8 +1,12 @@
-"""Quality per second on the digits: time to 25.7 nats and the best test negative ELBO in a time budget."""
+"""Quality per second on the digits: time to 220 nats and the best test negative ELBO in a time budget.
+
+Every model is scored with the digits' Binomial(16, p) likelihood (``vae_course.likelihood_for``); the textbook
+recipe still trains on its grey-level BCE.
+"""
 
 
 
-TARGET_NATS = 25.7
+TARGET_NATS = 220.0  # under Binomial(16, p): the textbook recipe gets there in its first 40 epochs at 2-D and 8-D
 QUALITY_SECONDS = 60.0
 QUALITY_LATENT_DIMS = (2, 8)
 
@@ -76,7 +80,8 @@ def measure_quality(quick=False, seconds=None, latent_dims=None, seed=0):
     latent_dims = latent_dims or ((2,) if quick else QUALITY_LATENT_DIMS)
     (x_train, _), (x_test, _) = load_dataset("digits")
     result = {"dataset": "digits", "target_nats": TARGET_NATS, "budget_seconds": seconds, "seed": seed,
-              "units": "test negative ELBO, nats per image (summed BCE + KL, 10 z samples)", "latent": {}}
+              "units": ("test negative ELBO, nats per image (-log p(x | z) under Binomial(16, p) + KL, 10 z samples), "
+                        "every model scored the same way whatever it trained on"), "latent": {}}
     for k in latent_dims:
         entry = {}
         for name, runner in (("textbook", run_textbook_quality), ("vae_course", run_course_quality)):

@@ -15,6 +15,14 @@ THROUGHPUT_HIDDEN = (150, 100)
 THROUGHPUT_LATENT = 10
 THROUGHPUT_BATCH = 128
 
+def random_grey_levels(samples, seed=0):
+    """Fashion-MNIST-shaped random images on its likelihood's support: grey levels k / 255, k uniform."""
+    import numpy as np
+
+    levels = np.random.default_rng(seed).integers(0, 256, (samples,) + THROUGHPUT_SHAPE)
+    return (levels / 255.0).astype(np.float32)
+
+
 def _median(values):
     values = [v for v in values if v is not None and math.isfinite(v)]
     return statistics.median(values) if values else None
@@ -72,7 +80,8 @@ def _throughput_contenders(x, quick, only=None):
     def course(name, lever, optimizer="adam", data="numpy", **options):
         if not wanted(name):
             return
-        vae = make_vae(THROUGHPUT_SHAPE, THROUGHPUT_LATENT, THROUGHPUT_HIDDEN, activation="selu", seed=0)
+        vae = make_vae(THROUGHPUT_SHAPE, THROUGHPUT_LATENT, THROUGHPUT_HIDDEN, activation="selu", seed=0,
+                       likelihood="fashion_mnist")
         opt = keras.optimizers.RMSprop() if optimizer == "rmsprop" else keras.optimizers.Adam(1e-3)
         vae.compile(optimizer=opt, **options)
         if data == "tf.data":
@@ -86,7 +95,8 @@ def _throughput_contenders(x, quick, only=None):
     def fast(name, lever, jit_compile):
         if not wanted(name):
             return
-        vae = make_vae(THROUGHPUT_SHAPE, THROUGHPUT_LATENT, THROUGHPUT_HIDDEN, activation="selu", seed=0)
+        vae = make_vae(THROUGHPUT_SHAPE, THROUGHPUT_LATENT, THROUGHPUT_HIDDEN, activation="selu", seed=0,
+                       likelihood="fashion_mnist")
         trainer = FastTrainer(vae, x, batch_size=batch, learning_rate=1e-3, total_steps=10**9,
                               jit_compile=jit_compile)
         contenders[name] = {"run": lambda: trainer.run(1), "lever": lever, "models": (vae.encoder, vae.decoder)}
@@ -117,11 +127,9 @@ def _throughput_contenders(x, quick, only=None):
 
 def measure_throughput(quick=False, repeats=None, samples=None, seed=0):
     """Samples/s of every contender, medians over alternating rounds, ratios to the textbook's."""
-    import numpy as np
-
     repeats = repeats or (1 if quick else 5)
     samples = samples or (THROUGHPUT_BATCH * (4 if quick else 160))
-    x = np.random.default_rng(seed).random((samples,) + THROUGHPUT_SHAPE, dtype=np.float32)
+    x = random_grey_levels(samples, seed)
     contenders = _throughput_contenders(x, quick)
     build_seconds = {}
     for name, c in contenders.items():  # first call builds the graph; not measured
@@ -181,14 +189,13 @@ THREAD_SETTINGS = (
 
 def probe(samples, repeats):
     """In a fresh process (thread settings are process-wide): samples/s of the contenders ``_in_probe`` keeps."""
-    import numpy as np
     import tensorflow as tf
 
     intra = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0"))
     inter = int(os.environ.get("TF_NUM_INTEROP_THREADS", "0"))
     tf.config.threading.set_intra_op_parallelism_threads(intra)
     tf.config.threading.set_inter_op_parallelism_threads(inter)
-    x = np.random.default_rng(0).random((samples,) + THROUGHPUT_SHAPE, dtype=np.float32)
+    x = random_grey_levels(samples, 0)
     contenders = _throughput_contenders(x, quick=False, only=_in_probe)
     for c in contenders.values():
         c["run"]()
