@@ -10,7 +10,7 @@ from keras import ops
 from scipy import stats
 
 from vae_course.checks import ____, check
-from vae_course.checks.exercises import generative as checker
+from vae_course.exercises import generative as checker
 
 from checker_helpers import assert_fails, assert_not_attempted, assert_passes
 
@@ -22,7 +22,9 @@ GAP_AT_PRIOR = 2.795  # KL(prior || posterior) at x = 2
 # ---- predict, then check ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("elbo, kl", [(-2.124, 0.0), (-2.12, 0), (np.float64(-2.1237), np.float32(0.004)), (-2.13, -0.0)])
+@pytest.mark.parametrize(
+    "elbo, kl", [(-2.124, 0.0), (-2.12, 0), (np.float64(-2.1237), np.float32(0.004)), (-2.13, -0.0)]
+)
 def test_predictions_within_rounding_pass(elbo, kl):
     assert_passes(check.predict_the_elbo(elbo, kl))
 
@@ -270,7 +272,7 @@ def test_the_checker_does_not_let_the_learner_change_its_inputs():
 
 @pytest.mark.parametrize("batch, latent_dim, seed", checker.CASES)
 def test_the_mistakes_are_told_apart_on_the_checkers_own_cases(batch, latent_dim, seed):
-    """No two diagnosed mistakes (nor a mistake and the right answer) give the same values, so each message is earned."""
+    """No two diagnosed mistakes (nor a mistake and the right answer) give the same values: each message is earned."""
     case = checker.make_case(batch, latent_dim, seed)
     right = elbo_numpy(*(a.astype(np.float64) for a in case))
     values = [right] + [np.asarray(v, dtype=np.float64) for v, _ in checker._elbo_mistakes(case)]
