@@ -1,4 +1,4 @@
-"""The model and the ELBO (lesson 03): a toy model where every quantity is exact, and the digits' likelihood.
+"""The model and the ELBO (lesson 03): a toy model where every quantity is exact, and the two ELBO estimates.
 
 The toy model has one latent number and one observed number:
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _quiet  # noqa: F401  (TensorFlow's log level, before anything imports it)
+from ..vae.likelihood import likelihood_for
 from ..vae.maths import gaussian_log_density as log_normal  # log N(z; mean, sd^2), elementwise, float64
 
 HALF_LOG_TWO_PI = 0.5 * np.log(2.0 * np.pi)
@@ -190,37 +191,21 @@ def plot_two_terms(model, x):
 
 
 # ---- the digits' likelihood -----------------------------------------------------------------
-
-
-def pixel_counts(x, trials=DIGIT_TRIALS):
-    """The stored digits (grey levels k / 16 in [0, 1]) back as whole counts k in 0..16."""
-    return np.rint(np.asarray(x, dtype=np.float64) * trials)
+# p(x | z) itself is the library's: ``vae_course.likelihood_for("digits")``, Binomial(16, sigmoid(logit)) per pixel.
 
 
 def log_binomial_coefficient(k, n=DIGIT_TRIALS):
-    """log C(n, k), elementwise."""
+    """log C(n, k), elementwise: the term of -log Binomial(k; n, p) that does not depend on the model."""
     from scipy.special import gammaln
 
     k = np.asarray(k, dtype=np.float64)
     return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
 
 
-def binomial_log_prob(k, logits, n=DIGIT_TRIALS):
-    """log Binomial(k; n, p) with p = sigmoid(logits), elementwise: log C(n, k) + k logit - n softplus(logit)."""
-    k, logits = np.asarray(k, dtype=np.float64), np.asarray(logits, dtype=np.float64)
-    return log_binomial_coefficient(k, n) + k * logits - n * np.logaddexp(0.0, logits)
-
-
-def digits_log_likelihood(x, logits):
-    """log p(x | z) in nats per image: Binomial(16, sigmoid(logit)) for every pixel, summed over the pixels."""
-    values = binomial_log_prob(pixel_counts(x), logits)
-    return values.reshape(len(values), -1).sum(axis=1)
-
-
 def logits_of(p, smallest=1e-3):
-    """log(p / (1 - p)) with p clipped into [smallest, 1 - smallest], so that no pixel is certain."""
+    """log(p / (1 - p)) as float32, p clipped into [smallest, 1 - smallest] so that no pixel is certain."""
     p = np.clip(np.asarray(p, dtype=np.float64), smallest, 1.0 - smallest)
-    return np.log(p) - np.log1p(-p)
+    return (np.log(p) - np.log1p(-p)).astype(np.float32)
 
 
 # ---- the ELBO from three log-densities --------------------------------------------------------
@@ -252,7 +237,8 @@ def toy_estimates(model, x, mu, sigma, elbo_fn, n, seed=0):
 def vae_estimates(encoder, decoder, x, elbo_fn, n_draws, seed=0):
     """For each image, ``n_draws`` single-sample ELBO estimates from ``elbo_fn`` and closed-form-KL estimates.
 
-    Both are arrays of shape (n_draws, len(x)), made from the same draws z ~ q(z | x), in nats.
+    Both are arrays of shape (n_draws, len(x)), made from the same draws z ~ q(z | x), in nats; log p(x | z) is
+    the digits' Binomial likelihood.
     """
     from keras import ops
 
@@ -260,9 +246,10 @@ def vae_estimates(encoder, decoder, x, elbo_fn, n_draws, seed=0):
     eps = np.random.default_rng(seed).standard_normal((n_draws,) + z_mean.shape)
     z = z_mean + np.exp(0.5 * z_log_var) * eps
     flat_z = z.reshape(-1, z_mean.shape[-1]).astype(np.float32)
-    logits = ops.convert_to_numpy(decoder(flat_z, training=False))
+    logits = decoder(flat_z, training=False)
     images = np.broadcast_to(np.asarray(x), (n_draws,) + np.shape(x)).reshape((-1,) + np.shape(x)[1:])
-    log_px_given_z = digits_log_likelihood(images, logits).reshape(n_draws, len(x))
+    log_px = ops.convert_to_numpy(likelihood_for("digits").log_prob(images, logits)).astype(np.float64)
+    log_px_given_z = log_px.reshape(n_draws, len(x))
     repeat = lambda a: np.broadcast_to(a, z.shape).reshape(flat_z.shape)  # noqa: E731
     one_sample = np.asarray(
         elbo_fn(log_px_given_z.ravel(), flat_z.astype(np.float64), repeat(z_mean), repeat(z_log_var)), dtype=np.float64
