@@ -33,8 +33,8 @@ _EXPORTS = {
 # ``from vae_course import reparam`` (as the lessons write it): short module names -> where they live now.
 MODULE_ALIASES = {
     **{name: f"lessons.{name}" for name in (
-        "welcome", "reading", "reparam", "heads", "derivation", "stability", "complete", "latent", "further",
-        "widgets",
+        "welcome", "reading", "reparam", "generative", "heads", "derivation", "stability", "complete", "latent",
+        "further", "widgets",
     )},
     **{name: f"vae.{name}" for name in (
         "maths", "layers", "model", "elbo", "flows", "data", "saving", "plots", "progress", "guards", "recipes",
