@@ -284,3 +284,30 @@ def test_kl_grid_placeholder_is_not_attempted():
 def test_both_checks_give_a_message_for_wrong_call_arguments():
     result = check.kl_quadrature_estimate()
     assert result.status == "uncheckable" and "wrong arguments" in result.message
+
+
+# ---- predict_draws_needed ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("guess", [1_232_550, 1e6, 700_000, 2_000_000])
+def test_draws_needed_predictions_within_a_factor_two_pass(guess):
+    result = check.predict_draws_needed(guess)
+    assert_passes(result)
+    assert "1.23 million" in result.message
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [
+        (1110, r"without the square"),
+        (1000, r"without the square"),
+        (10_000, r"from 6.16e\+05 to 2.47e\+06 count as right"),
+        (1e8, r"count as right"),
+        (float("nan"), r"finite number"),
+    ],
+)
+def test_draws_needed_wrong_predictions_are_named(guess, match):
+    assert_fails(check.predict_draws_needed(guess), match)
+
+
+def test_draws_needed_placeholder_is_not_attempted():
+    assert_not_attempted(check.predict_draws_needed(____))

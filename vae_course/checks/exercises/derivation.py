@@ -10,6 +10,7 @@ import numpy as np
 
 from ..asserts import call_learner, describe, diagnose, expect_callable, expect_finite, to_array
 from ..core import Incorrect, LearnerTimeout, exercise
+from ..predict import judge_prediction
 
 HALF_LOG_TWO_PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -206,9 +207,8 @@ def _check_vector(fn):
     hints=[
         "The KL is an expectation under q: KL = E_q[log q(z) − log p(z)]. Draw z from q with the "
         "reparameterization trick, evaluate both log densities at those z, and average the difference.",
-        "`eps = np.random.default_rng(seed).standard_normal(n)`, `z = mu + sigma * eps`, then "
-        "log q(z) = −½ log 2π − log σ − (z − μ)²/(2σ²) and log p(z) = −½ log 2π − z²/2. "
-        "Return `np.mean(log_q - log_p)`.",
+        "Write both log densities from the formulas in 'Take the logarithms', with every term, including "
+        "−½ log 2π. The estimate is one number: what do you do with the n differences?",
     ],
     solution="""
 def kl_mc(mu, sigma, n, seed):
@@ -311,8 +311,8 @@ def _grid_value(fn, mu, sigma, z):
     hints=[
         "Evaluate the integrand q(z) · log(q(z)/p(z)) at every point of the grid z you are given, then "
         "integrate it with the trapezoidal rule: np.trapezoid(values, z).",
-        "Compute the logs first: log_q = −½ log 2π − log σ − (z − μ)²/(2σ²) and log_p = −½ log 2π − z²/2. "
-        "Then `values = np.exp(log_q) * (log_q - log_p)` and `return np.trapezoid(values, z)`.",
+        "Compute log q and log p on the grid first (the formulas of 'Take the logarithms'); q itself is exp of "
+        "log q. The integrand is q times the log ratio, and its area over the grid is the answer.",
     ],
     solution="""
 def kl_grid(mu, sigma, z):
@@ -346,3 +346,34 @@ def check_kl_quadrature_estimate(fn):
         value = wide if z is GRID_CASES[0][2] else _grid_value(fn, mu, sigma, z)
         diagnose(np.array(value), np.array(reference_kl_grid(mu, sigma, z)), _grid_mistakes(mu, sigma, z),
                  GRID_NAME, f"mu = {mu}, sigma = {sigma} on the grid z")
+
+
+# ---- predict_draws_needed: how many draws for a standard error of 0.001? -----------------------------------------
+
+MU_PREDICT, SIGMA_PREDICT, TARGET_ERROR = 1.5, 0.7, 0.001
+
+
+@exercise(
+    "predict_draws_needed",
+    hints=[
+        "The standard error of the average of n draws is s/√n. Set it equal to 0.001 and solve for n.",
+        "s² = μ²σ² + (σ² − 1)²/2 is a bit more than 1 here, and n = s² / 0.001².",
+    ],
+    solution="draws_needed_guess = 1_200_000  # n = s² / 0.001², s² ≈ 1.23",
+    explanation="s/√n = 0.001 gives n = (s / 0.001)² = s² · 10⁶ ≈ 1.2 million draws.",
+    success="Good prediction.",
+)
+def check_predict_draws_needed(draws_needed_guess):
+    """A guess of s² / TARGET_ERROR² for the lesson's μ and σ, within a factor 2."""
+    s = _log_ratio_std(MU_PREDICT, SIGMA_PREDICT)
+    truth = (s / TARGET_ERROR) ** 2
+    return judge_prediction(
+        draws_needed_guess, truth, truth / 2, truth * 2, "draws_needed_guess",
+        f"Here s = {s:.3f}, and the standard error s/√n reaches {TARGET_ERROR} at n = (s / {TARGET_ERROR})² "
+        f"≈ {truth / 1e6:.2f} million draws. Each extra correct digit costs a hundred times more draws.",
+        mistakes=[
+            (lambda v: abs(v - s / TARGET_ERROR) <= 0.5 * s / TARGET_ERROR,
+             "That is s / 0.001 without the square: the error falls like 1/√n, so n grows with the square of "
+             "1/error."),
+        ],
+    )

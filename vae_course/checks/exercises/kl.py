@@ -64,8 +64,8 @@ def _check_kl(fn, first_arg, second_arg, name, call_as, mistakes_for, context):
     "kl_sigma",
     hints=[
         "Equation 17-3: KL = −1/2 · Σᵢ (1 + log σᵢ² − σᵢ² − μᵢ²). Work elementwise, then sum over the last axis.",
-        "With NumPy: `var = sigma ** 2`, then `-0.5 * np.sum(1 + np.log(var) - var - mu ** 2, axis=-1)`. "
-        "`keras.ops` has the same functions (`ops.log`, `ops.sum`).",
+        "Square sigma once and reuse it: the bracket needs the log of the variance and the variance itself. "
+        "`np.sum(..., axis=-1)` adds up the last axis only (`keras.ops` has `ops.log` and `ops.sum` too).",
     ],
     solution="""
 def kl_sigma(mu, sigma):
@@ -87,6 +87,9 @@ def check_kl_sigma(fn):
          "Check the sign of μ²: it is subtracted, −μᵢ². Moving the mean away from 0 must increase the KL."),
         (-0.5 * (1 + np.log(sigma) - sigma**2 - mu**2).sum(-1),
          "You used log σ where Equation 17-3 has log σ² (= 2 log σ). This is the 2016 snippet's mix-up in reverse."),
+        (-0.5 * (1 + np.log(sigma) ** 2 - sigma**2 - mu**2).sum(-1),
+         "You wrote (log σ)², the square of the log, where Equation 17-3 has log σ², the log of the square: "
+         "log(σ²) = 2 log σ. Square sigma inside the log: `np.log(sigma ** 2)`."),
         (-0.5 * (1 + log_var - sigma - mu**2).sum(-1),
          "The third term is σ² (the variance), not σ: square sigma before subtracting it."),
         (-0.5 * (log_var - sigma**2 - mu**2).sum(-1),
@@ -109,8 +112,8 @@ def _check_other_latent_size(fn, mu, second, log_var, name, call_as):
     "kl_log_var",
     hints=[
         "Equation 17-4 replaces log σ² by γ and σ² by exp(γ): KL = −1/2 · Σᵢ (1 + γᵢ − exp(γᵢ) − μᵢ²).",
-        "Do not go back to sigma: `-0.5 * np.sum(1 + log_var - np.exp(log_var) - mu ** 2, axis=-1)`. "
-        "γ is already the log of the variance.",
+        "Do not go back to sigma: γ already is the log of the variance, and one exp turns it into the variance. "
+        "Sum over the last axis only.",
     ],
     solution="""
 def kl_log_var(mu, log_var):
