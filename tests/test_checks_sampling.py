@@ -57,7 +57,7 @@ def test_an_instance_is_accepted_too():
         (lambda m, v: m + ops.exp(v / 2) * keras.random.normal((1, 3)), r"same noise.*own eps"),
         (lambda m, v: m + ops.exp(v / 2) * keras.random.normal(ops.shape(v), seed=7), r"fixed integer seed"),
         (lambda m, v: m + ops.exp(v / 2) * np.random.default_rng().standard_normal(tuple(v.shape)).astype("float32"),
-         r"inside a Keras model"),
+         r"inside a compiled step"),
         (lambda m, v: 1 / 0, r"raised ZeroDivisionError"),
         (lambda m, v: m[:, :2], r"shape"),
         (lambda m, v: m + ops.log(v - 100.0) * keras.random.normal(ops.shape(v)), r"NaN"),
@@ -113,3 +113,37 @@ def test_constructor_needing_arguments_is_explained():
 def test_placeholder_is_not_attempted():
     assert_not_attempted(check.sampling_layer(____))
     assert_not_attempted(check.sampling_layer(sampler(lambda m, v: ____)))
+
+
+# ---- the compiled step (issue 12): layers that work eagerly but not inside fit -------------------------------------
+
+def _python_seed(m, v):
+    seed = int(np.random.default_rng().integers(1 << 30))  # a fresh seed per eager call, frozen once traced
+    return m + ops.exp(v / 2) * keras.random.normal(ops.shape(v), seed=seed)
+
+
+def _float_guard(m, v):
+    guard = 1.0 if float(ops.max(v)) < 100 else 0.0  # a Python float of a tensor: fine eagerly, not in a graph
+    return m + ops.exp(v / 2) * keras.random.normal(ops.shape(v)) * guard
+
+
+def _numpy_scale(m, v):
+    scale = np.exp(v.numpy() / 2).mean() / np.exp(v.numpy() / 2).mean()  # .numpy(): no value in a graph
+    return m + ops.exp(v / 2) * keras.random.normal(ops.shape(v)) * scale
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        (_python_seed, r"same noise both times.*traced"),
+        (_float_guard, r"fails inside a compiled step.*float\(\) argument"),
+        (_numpy_scale, r"fails inside a compiled step.*numpy"),
+    ],
+    ids=["python-seed", "float-of-tensor", "numpy-method"],
+)
+def test_layers_that_break_only_when_compiled_are_named(body, match):
+    layer = sampler(body)
+    eager = layer()([np.zeros((4, 3), np.float32), np.zeros((4, 3), np.float32)])  # works when called directly
+    assert tuple(eager.shape) == (4, 3)
+    assert_fails(check.sampling_layer(layer), match)
+    assert_fails(check.sampling_layer(layer()), match)  # an instance skips the model build, not the compiled step

@@ -122,3 +122,30 @@ def test_placeholder_is_not_attempted():
         return ____
 
     assert_not_attempted(check.first_gamma_where_17_3_breaks(stub))
+
+
+# ---- predict_kl_at_minus_120 ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("guess", [59.5, 60, 59, np.float32(59.5)])
+def test_kl_at_minus_120_predictions_pass(guess):
+    assert_passes(check.predict_kl_at_minus_120(guess))
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [
+        (float("inf"), r"predicted infinity.*Equation 17-3"),
+        (-59.5, r"Check the sign"),
+        (119, r"the ½ in front"),
+        (0, r"does not make the KL vanish"),
+        (120, r"the ½ in front"),
+        (30, r"from 58.5 to 60.5 count as right"),
+        ("59.5", r"single number"),
+    ],
+)
+def test_kl_at_minus_120_wrong_predictions_are_named(guess, match):
+    assert_fails(check.predict_kl_at_minus_120(guess), match)
+
+
+def test_kl_at_minus_120_placeholder_is_not_attempted():
+    assert_not_attempted(check.predict_kl_at_minus_120(____))

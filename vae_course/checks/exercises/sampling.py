@@ -1,6 +1,7 @@
 """Exercise: the Sampling layer, z = mean + exp(log_var / 2) * eps (lessons 02 and 06)."""
 
 import inspect
+import re
 import tempfile
 from pathlib import Path
 
@@ -139,6 +140,56 @@ def _check_gradients(layer):
         )
 
 
+COMPILED_BATCH = 64
+
+
+def _compiled_error_text(err):
+    """The learner's error inside a tf.function: the text after TensorFlow's "in user code" traceback."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    match = re.search(r"Exception encountered when calling [^\n]*\n\s*(\S[^\n]*)", text)
+    if match:
+        return match.group(1).strip()
+    errors = re.findall(r"^\s*(\w+(?:Error|Exception): .+)$", text, re.M)
+    return errors[-1].strip() if errors else error_text(err)
+
+
+def _check_compiled(layer):
+    """Call the layer twice inside one tf.function with an unknown batch size, as `fit` and `predict` do."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, len(MEANS)), tf.float32)
+
+    @tf.function(input_signature=[spec, spec])
+    def step(mean, log_var):
+        return layer([mean, log_var])
+
+    mean = tf.constant(np.tile(MEANS, (COMPILED_BATCH, 1)))
+    log_var = tf.constant(np.tile(LOG_VARS, (COMPILED_BATCH, 1)))
+    try:
+        first = to_array(step(mean, log_var), "the compiled output")
+        second = to_array(step(mean, log_var), "the compiled output")
+    except LearnerTimeout:
+        raise
+    except Exception as err:
+        raise Incorrect(
+            "Your layer works when called directly but fails inside a compiled step (a `tf.function` with an "
+            f"unknown batch size, which is how `fit` runs it in lesson 07): {type(err).__name__}: "
+            f"{_compiled_error_text(err)}. "
+            "Inside a compiled step a tensor has no value yet, so `.numpy()`, `float(...)` and NumPy functions on "
+            "tensors fail: keep `call` to `keras.ops` and `keras.random`."
+        ) from None
+    if first.shape != (COMPILED_BATCH, len(MEANS)):
+        raise Incorrect(f"Inside a compiled step your layer returned shape {first.shape}, expected "
+                        f"{(COMPILED_BATCH, len(MEANS))}.")
+    if np.allclose(first, second):
+        raise Incorrect(
+            "Called twice inside one compiled step (a `tf.function`, as in `fit`), your layer drew the same noise "
+            "both times: the randomness was fixed once, when the step was traced (a seed or noise computed in "
+            "Python or NumPy becomes a constant). Draw eps with `keras.random.normal(..., "
+            "seed=self.seed_generator)`, using a `keras.random.SeedGenerator` created in `__init__`."
+        )
+
+
 def _check_saving(layer_class):
     import keras
 
@@ -177,8 +228,8 @@ def _check_saving(layer_class):
     hints=[
         "In `call`, unpack `mean, log_var = inputs`, draw `eps` with the shape of `log_var`, and return "
         "mean + σ · eps with σ = exp(log_var / 2).",
-        "Create `self.seed_generator = keras.random.SeedGenerator(seed)` in `__init__`, then "
-        "`eps = keras.random.normal(ops.shape(log_var), seed=self.seed_generator)` in `call`.",
+        "The seed generator is made once, in `__init__`, from `seed`; in `call`, `keras.random.normal` takes a "
+        "shape (ask `ops` for the input's) and the generator as its `seed`. The exponential is `ops.exp`.",
     ],
     solution="""
 class Sampling(keras.layers.Layer):
@@ -196,8 +247,8 @@ class Sampling(keras.layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 """,
     explanation="The reparameterization trick: an affine map of standard normal noise, fresh at every call.",
-    success="Your layer draws z ~ N(mean, exp(log_var)) for any batch size, lets gradients through, "
-    "and survives saving.",
+    success="Your layer draws z ~ N(mean, exp(log_var)) for any batch size, lets gradients through, works "
+    "inside a compiled step, and survives saving.",
     time_limit=60,
 )
 def check_sampling_layer(layer_class):
@@ -214,4 +265,5 @@ def check_sampling_layer(layer_class):
     _check_statistics(z, lambda: _draw(layer, mean, log_var, "a second call"))
     _check_batch_sizes(layer)
     _check_gradients(layer)
+    _check_compiled(layer)
     _check_saving(layer_class)

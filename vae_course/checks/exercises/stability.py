@@ -1,9 +1,11 @@
-"""Lesson 06's exercise on float32: find the first gamma at which Equation 17-3, computed from sigma, breaks."""
+"""Lesson 06's exercises on float32: find the first gamma at which Equation 17-3, computed from sigma, breaks; and
+predict what Equation 17-4 gives for a very confident dimension."""
 
 import numpy as np
 
 from ..asserts import call_learner, describe, expect_callable, to_array
 from ..core import Incorrect, exercise
+from ..predict import judge_prediction, near
 
 NAME = "first_gamma_where_17_3_breaks"
 CALL_AS = f"{NAME}(gammas)"
@@ -95,10 +97,11 @@ def _diagnose_lesson_grid(value, fn):
 @exercise(
     NAME,
     hints=[
-        "Follow the fragile path on purpose: `sigma = ops.exp(gammas / 2)`, then "
-        "`kl = -0.5 * (1 + ops.log(sigma ** 2) - sigma ** 2)` (μ = 0). Then find where `kl` is not finite.",
-        "`broken = ~np.isfinite(ops.convert_to_numpy(kl))`. If `broken.any()` is False return None; otherwise "
-        "`np.argmax(broken)` is the position of the first True, so return `float(gammas[np.argmax(broken)])`.",
+        "Follow the fragile path on purpose: with the σ the cell computes, write Equation 17-3 for one dimension "
+        "with μ = 0, taking the log of σ² itself. Then find where that KL is not finite.",
+        "`np.isfinite` on the KL (as a NumPy array) marks the good values; its negation marks the broken ones. "
+        "Decide first whether anything is broken at all (`None` if not); `np.argmax` on a boolean array gives the "
+        "position of the first True.",
     ],
     solution="""
 def first_gamma_where_17_3_breaks(gammas):
@@ -148,3 +151,38 @@ def _references_by_backend(gammas):
 
 def _references(gammas):
     return set(_references_by_backend(gammas).values())
+
+
+# ---- predict_kl_at_minus_120: Equation 17-4 for a very confident dimension -----------------------------------------
+
+GAMMA_CONFIDENT = -120.0
+
+
+@exercise(
+    "predict_kl_at_minus_120",
+    hints=[
+        "Put μ = 0 and γ = −120 into −½(1 + γ − e^γ − μ²). How big is e⁻¹²⁰?",
+        "e⁻¹²⁰ is about 10⁻⁵², nothing next to the other terms: what is left is −½(1 + γ).",
+    ],
+    solution="kl_at_minus_120_guess = 59.5  # −½(1 − 120 − e⁻¹²⁰) ≈ −½(1 − 120)",
+    explanation="e⁻¹²⁰ is negligible, so the KL is −½(1 + γ) = −½(1 − 120) = 59.5 nats: large, but finite.",
+    success="Good prediction.",
+)
+def check_predict_kl_at_minus_120(kl_at_minus_120_guess):
+    """A guess of Equation 17-4 at mu = 0, gamma = -120, within 1 nat."""
+    truth = float(-0.5 * (1.0 + GAMMA_CONFIDENT - np.exp(GAMMA_CONFIDENT)))
+    if isinstance(kl_at_minus_120_guess, (float, np.floating)) and np.isinf(kl_at_minus_120_guess):
+        raise Incorrect(f"You predicted infinity; the true value is {truth:g}. Infinity is what Equation 17-3 gives "
+                        "when σ² is computed from σ and rounds to 0, because log 0 = −∞. Equation 17-4 takes no "
+                        "logarithm: γ is already log σ².")
+    return judge_prediction(
+        kl_at_minus_120_guess, truth, truth - 1.0, truth + 1.0, "kl_at_minus_120_guess",
+        "Equation 17-4 takes no logarithm: e^γ = e⁻¹²⁰ ≈ 10⁻⁵² vanishes next to the other terms, and "
+        "−½(1 + γ) = −½(1 − 120) = 59.5 is left. A confident dimension costs a lot, but a finite amount.",
+        mistakes=[
+            (near(-truth, 0.03), "Check the sign: a KL divergence is never negative; the −½ in front makes it "
+                                 "positive."),
+            (near(2 * truth, 0.03), "Remember the ½ in front of the bracket."),
+            (lambda v: abs(v) < 1, "A tiny σ² does not make the KL vanish: the γ term itself is −120."),
+        ],
+    )
