@@ -12,8 +12,9 @@ import sys
 import nbformat
 import pytest
 
-from vae_course import bench, cli, make_vae
-from vae_course.textbook import make_textbook_vae
+from vae_course import make_vae
+from vae_course.tools import bench, cli
+from vae_course.vae.textbook import make_textbook_vae
 
 # 784*150 + 150*100 + 2 * 100*10 (the two heads) + 10*100 + 100*150 + 150*784
 BOOK_MACS = 117_600 + 15_000 + 2_000 + 1_000 + 15_000 + 117_600
@@ -65,7 +66,7 @@ def test_bad_arguments_give_a_usage_error():
 
 
 def test_importing_the_benchmark_does_not_load_tensorflow():
-    code = ("import sys, vae_course.bench, vae_course.cli; vae_course.cli.build_parser(); "
+    code = ("import sys, vae_course.tools.bench, vae_course.tools.cli; vae_course.tools.cli.build_parser(); "
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -135,7 +136,7 @@ def test_the_fast_trainer_gives_the_same_steps_one_call_per_batch_or_in_one_loop
     from keras import ops
 
     from vae_course import load_dataset
-    from vae_course.recipes import FastTrainer
+    from vae_course.vae.recipes import FastTrainer
 
     (x_train, _), _ = load_dataset("digits")
     x = x_train[:200]
@@ -165,7 +166,7 @@ def test_the_weight_average_starts_with_the_first_looped_epoch():
     import numpy as np
     from keras import ops
 
-    from vae_course.recipes import FastTrainer
+    from vae_course.vae.recipes import FastTrainer
 
     x = np.random.default_rng(0).random((128, 8, 8)).astype(np.float32)
     keras.utils.set_random_seed(3)
@@ -190,7 +191,7 @@ def test_versions_are_the_installed_ones_even_when_tensorflow_was_not_imported()
     """``--only course`` never imports TensorFlow; the versions come from the installed packages."""
     import importlib.metadata
 
-    from vae_course.bench import _versions
+    from vae_course.tools.bench import _versions
 
     versions = _versions()
     assert versions["tensorflow"] == importlib.metadata.version("tensorflow")

@@ -353,7 +353,7 @@ def test_mc_gradients_placeholder_is_not_attempted():
 # ---- predict_score_spread ---------------------------------------------------------------------------------------
 
 def test_score_spread_closed_form_matches_a_simulation():
-    from vae_course.checks.exercises.reparam import one_draw_spreads
+    from vae_course.exercises.reparam import one_draw_spreads
 
     eps = np.random.default_rng(0).standard_normal(1_000_000)
     for mu, sigma in [(1.0, 0.1), (1.0, 0.5), (-0.5, 2.0)]:

@@ -23,8 +23,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from vae_course import VAE, cli, load_dataset, load_model, make_vae, negative_elbo, plots  # noqa: E402
-from vae_course.progress import EpochProgress  # noqa: E402
+from vae_course import VAE, load_dataset, load_model, make_vae, negative_elbo, plots  # noqa: E402
+from vae_course.tools import cli  # noqa: E402
+from vae_course.vae.progress import EpochProgress  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("loss_curves.png", "reconstructions.png", "samples.png", "latent_space.png")
@@ -139,7 +140,7 @@ def test_the_default_folder_and_quiet_mode_and_the_run_is_reproducible(short_run
 
 
 def test_default_folders_never_collide(tmp_path, monkeypatch):
-    from vae_course import train
+    from vae_course.tools import train
 
     monkeypatch.chdir(tmp_path)
     first = train.default_out_dir()

@@ -1,4 +1,4 @@
-"""vae_course.complete (lesson 07): the reference pieces, the loss scalings, ComposedVAE, training and reporting."""
+"""vae_course.lessons.complete (lesson 07): the reference pieces, the loss scalings, ComposedVAE, training and reporting."""
 
 import math
 
@@ -14,7 +14,8 @@ from keras import ops  # noqa: E402
 import vae_course  # noqa: E402
 from vae_course import complete  # noqa: E402
 from vae_course.checks import ____  # noqa: E402
-from vae_course.checks.exercises.complete import reference_loss  # noqa: E402
+from vae_course.exercises.complete import reference_loss  # noqa: E402
+from vae_course.exercises import trainable_kl, yours_if_correct  # noqa: E402
 
 RNG = np.random.default_rng(3)
 X = RNG.uniform(0, 1, (6, 8, 8)).astype(np.float32)
@@ -167,10 +168,10 @@ def test_plots_have_titles_labels_and_one_row_per_model():
 
 
 def test_yours_if_correct_falls_back_with_a_note(capsys):
-    chosen = complete.yours_if_correct("build_encoder", ____, complete.reference_encoder, "`the reference`")
+    chosen = yours_if_correct("build_encoder", ____, complete.reference_encoder, "`the reference`")
     assert chosen is complete.reference_encoder
     assert "does not pass `check.build_encoder` yet, so the cells below use `the reference`" in capsys.readouterr().out
-    chosen = complete.yours_if_correct("build_encoder", complete.reference_encoder, None, "unused")
+    chosen = yours_if_correct("build_encoder", complete.reference_encoder, None, "unused")
     assert chosen is complete.reference_encoder and capsys.readouterr().out == ""
 
 
@@ -183,10 +184,10 @@ def test_trainable_kl_keeps_a_keras_ops_kl_and_replaces_numpy_or_placeholder(cap
         return 0.5 * np.sum(np.expm1(log_var) - log_var + mu**2, axis=-1)
 
     assert complete.gradients_flow(ops_kl) and not complete.gradients_flow(numpy_kl)
-    assert complete.trainable_kl(ops_kl) is ops_kl and capsys.readouterr().out == ""
-    assert complete.trainable_kl(numpy_kl) is vae_course.kl_log_var
+    assert trainable_kl(ops_kl) is ops_kl and capsys.readouterr().out == ""
+    assert trainable_kl(numpy_kl) is vae_course.kl_log_var
     assert "no gradient passes through it" in capsys.readouterr().out
-    assert complete.trainable_kl(____) is vae_course.kl_log_var
+    assert trainable_kl(____) is vae_course.kl_log_var
     assert "does not pass `check.kl_log_var`" in capsys.readouterr().out
 
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import vae_course
-import vae_course.data as data
+import vae_course.vae.data as data
 from vae_course import DatasetError, load_dataset
-from vae_course.data import load_fashion_mnist
+from vae_course.vae.data import load_fashion_mnist
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"

@@ -1,4 +1,4 @@
-"""vae_course.derivation: the closed form, quadrature and Monte Carlo agree, and the lesson's figures draw."""
+"""vae_course.lessons.derivation: the closed form, quadrature and Monte Carlo agree, and the lesson's figures draw."""
 
 import matplotlib
 

@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 
 import vae_course
-from vae_course.elbo import elbo_terms, importance_log_weights
-from vae_course.flows import IAFStep, gaussian_log_prob, made_masks, make_flow_vae
-from vae_course.maths import kl_log_var
-from vae_course.recipes import train_best
+from vae_course.vae.elbo import elbo_terms, importance_log_weights
+from vae_course.vae.flows import IAFStep, gaussian_log_prob, made_masks, make_flow_vae
+from vae_course.vae.maths import kl_log_var
+from vae_course.vae.recipes import train_best
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -132,7 +132,7 @@ def test_with_flows_off_it_is_the_plain_gaussian_vae_and_the_steps_get_no_gradie
 
 
 def test_fast_trainer_leaves_weights_without_a_gradient_alone():
-    from vae_course.recipes import FastTrainer
+    from vae_course.vae.recipes import FastTrainer
 
     keras.utils.set_random_seed(0)
     vae = make_flow_vae((8, 8), latent_dim=2, hidden=(16,), flow_steps=1, flow_hidden=8, seed=0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import vae_course
-from vae_course.guards import NonFiniteLossGuard, TrainingDiverged
+from vae_course.vae.guards import NonFiniteLossGuard, TrainingDiverged
 
 
 def test_nan_data_stops_training_with_the_likely_causes():
@@ -49,7 +49,7 @@ def test_ctrl_c_during_a_save_is_held_until_the_save_ends():
     import os
     import signal
 
-    from vae_course.guards import sigint_deferred
+    from vae_course.vae.guards import sigint_deferred
 
     finished = []
     with pytest.raises(KeyboardInterrupt):

@@ -1,4 +1,4 @@
-"""vae_course.heads: the four scale heads, float32 breakdown, the 2016 model and its true-ELBO evaluation."""
+"""vae_course.lessons.heads: the four scale heads, float32 breakdown, the 2016 model and its true-ELBO evaluation."""
 
 import matplotlib
 

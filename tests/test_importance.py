@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import vae_course
-from vae_course.elbo import importance_log_weights
+from vae_course.vae.elbo import importance_log_weights
 
 
 @pytest.fixture(scope="module")

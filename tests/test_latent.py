@@ -1,4 +1,4 @@
-"""vae_course.latent (lesson 08): paths, quantile grids, batched decoding, figures and the slider explorer."""
+"""vae_course.lessons.latent (lesson 08): paths, quantile grids, batched decoding, figures and the slider explorer."""
 
 import time
 from statistics import NormalDist
@@ -14,8 +14,8 @@ from keras import ops  # noqa: E402
 
 from vae_course import latent  # noqa: E402
 from vae_course.checks import ____  # noqa: E402
-from vae_course.checks.exercises.latent import Counting  # noqa: E402
-from vae_course.model import make_vae  # noqa: E402
+from vae_course.exercises.latent import Counting  # noqa: E402
+from vae_course.vae.model import make_vae  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +166,7 @@ def test_plot_manifold_decodes_the_normal_quantile_grid_by_default(vae, monkeypa
 
 
 def test_overlay_and_aggregate_posterior_figures(vae):
-    from vae_course.plots import plot_latent_space
+    from vae_course.vae.plots import plot_latent_space
 
     x = np.random.default_rng(1).uniform(0, 1, (30, 8, 8)).astype(np.float32)
     y = np.arange(30) % 10

@@ -1,4 +1,4 @@
-"""vae_course.reparam: the maths of lesson 02, its figures, and the slider explorer (no browser needed)."""
+"""vae_course.lessons.reparam: the maths of lesson 02, its figures, and the slider explorer (no browser needed)."""
 
 import matplotlib
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from vae_course import cli
-from vae_course.train import checkpoint_epoch
+from vae_course.tools import cli
+from vae_course.tools.train import checkpoint_epoch
 
 ARGS = ["--epochs", "400", "--hidden", "16", "--batch-size", "256", "--seed", "3"]
 

@@ -29,3 +29,15 @@ def test_a_file_that_would_run_code_is_refused_in_plain_words(tmp_path):
 def test_a_missing_file_says_where_models_come_from(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m vae_course train"):
         vae_course.load_model(tmp_path / "nothing.keras")
+
+
+DATA = __import__("pathlib").Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("name, key", [("vae", "vae_z_mean"), ("flow-vae", "flow_z_mean")])
+def test_a_file_saved_before_the_package_restructure_still_loads(name, key):
+    """Files were saved with the flat package (module `vae_course.model`); they must load after any move."""
+    again = vae_course.load_model(DATA / f"{name}-before-restructure.keras")
+    assert isinstance(again, vae_course.VAE)
+    expected = np.load(DATA / "before-restructure-outputs.npz")
+    np.testing.assert_allclose(again.encoder(expected["x"])[0], expected[key], rtol=1e-5, atol=1e-6)

@@ -1,4 +1,4 @@
-"""vae_course.stability: the KL forms agree where float32 can hold sigma^2, and break exactly where float32 runs out."""
+"""vae_course.lessons.stability: the KL forms agree where float32 can hold sigma^2, and break exactly where float32 runs out."""
 
 import matplotlib
 
@@ -11,6 +11,7 @@ import pytest
 import vae_course
 from vae_course import stability
 from vae_course.checks import ____
+from vae_course.exercises import yours_if_correct
 
 LIMITS = stability.FLOAT32_LIMITS
 VIA_SIGMA, PRINTED, PACKAGE = stability.FORMS
@@ -146,9 +147,9 @@ def test_gamma_explorer_updates_its_readout():
 
 
 def test_yours_if_correct_falls_back_with_a_note(capsys):
-    assert stability.yours_if_correct("kl_log_var", vae_course.kl_log_var, None) is vae_course.kl_log_var
-    assert stability.yours_if_correct("kl_log_var", ____, vae_course.kl_log_var) is vae_course.kl_log_var
+    assert yours_if_correct("kl_log_var", vae_course.kl_log_var, None) is vae_course.kl_log_var
+    assert yours_if_correct("kl_log_var", ____, vae_course.kl_log_var) is vae_course.kl_log_var
     assert "use `vae_course.kl_log_var` instead" in capsys.readouterr().out
-    assert stability.yours_if_correct("sampling_layer", ____, vae_course.Sampling, what="`Sampling` layer") \
+    assert yours_if_correct("sampling_layer", ____, vae_course.Sampling, what="`Sampling` layer") \
         is vae_course.Sampling
     assert "Your `Sampling` layer does not pass" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The textbook's VAE ported to Keras 3 (vae_course.textbook): the book's architecture, its loss, trainable."""
+"""The textbook's VAE ported to Keras 3 (vae_course.vae.textbook): the book's architecture, its loss, trainable."""
 
 import keras
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from keras import ops
 
 from vae_course import load_dataset, negative_elbo
-from vae_course.textbook import (
+from vae_course.vae.textbook import (
     BATCH_SIZE,
     DIGITS_HIDDEN,
     LatentLoss,

@@ -1,5 +1,5 @@
-"""``python -m vae_course``: see vae_course.cli."""
+"""``python -m vae_course``: see vae_course.tools.cli."""
 
-from .cli import main
+from .tools.cli import main
 
 raise SystemExit(main())

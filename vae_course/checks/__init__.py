@@ -8,20 +8,26 @@ In a lesson::
     solution.kl_sigma()           # the worked answer
 
 Each checker is also a module-level function: ``vae_course.checks.kl_sigma(fn)``.
-Exercises live in ``vae_course/checks/exercises/``, one module per topic, and
-register themselves with ``@exercise``.
+This package is the engine only; the exercises live in ``vae_course/exercises/``,
+one module per lesson, and register themselves with ``@exercise``. They are loaded
+on the first look-up of an exercise, so importing the placeholder (or this package)
+does not import every checker.
 """
 
 import importlib
-import pkgutil
 
-from . import exercises as _exercises_package
-from .core import REGISTRY, Exercise, Incorrect, NotAttempted, Uncheckable, exercise
+from .core import Exercise, Incorrect, NotAttempted, Uncheckable, exercise
+from .core import REGISTRY as _REGISTRY
 from .placeholder import ____, Placeholder, is_placeholder
 from .results import Hint, Result, SolutionText
 
-for _module in pkgutil.iter_modules(_exercises_package.__path__):
-    importlib.import_module(f"{_exercises_package.__name__}.{_module.name}")
+EXERCISES_PACKAGE = "vae_course.exercises"  # found by name: the engine does not import the exercises' layer
+
+
+def registry():
+    """Every exercise by name, importing the exercise modules on first use."""
+    importlib.import_module(EXERCISES_PACKAGE)
+    return _REGISTRY
 
 
 class _Namespace:
@@ -33,30 +39,25 @@ class _Namespace:
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        if name not in REGISTRY:
-            known = ", ".join(sorted(REGISTRY))
+        exercises = registry()
+        if name not in exercises:
+            known = ", ".join(sorted(exercises))
             raise AttributeError(f"There is no exercise called {name!r}. Exercises: {known}.")
-        return self._make(REGISTRY[name])
+        return self._make(exercises[name])
 
     def __dir__(self):
-        return sorted(REGISTRY)
+        return sorted(registry())
 
     def __repr__(self):
-        return f"<{self._kind} for {len(REGISTRY)} exercises: {', '.join(sorted(REGISTRY))}>"
+        exercises = registry()
+        return f"<{self._kind} for {len(exercises)} exercises: {', '.join(sorted(exercises))}>"
 
 
 check = _Namespace("checks", lambda ex: ex.check)
 hint = _Namespace("hints", lambda ex: ex.hint)
 solution = _Namespace("solutions", lambda ex: ex.show_solution)
 
-globals().update({name: ex.check for name, ex in REGISTRY.items()})
-
-
-def __getattr__(name):
-    return getattr(check, name)
-
-
-__all__ = [
+_ENGINE = [
     "Exercise",
     "Hint",
     "Incorrect",
@@ -71,6 +72,21 @@ __all__ = [
     "exercise",
     "hint",
     "is_placeholder",
+    "registry",
     "solution",
-    *sorted(REGISTRY),
 ]
+
+
+def __getattr__(name):
+    """``REGISTRY`` (filled), ``__all__`` and ``vae_course.checks.<exercise>`` load the exercises first."""
+    if name == "REGISTRY":
+        return registry()
+    if name == "__all__":
+        return _ENGINE + sorted(registry())
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(check, name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ENGINE) | set(registry()))

@@ -1,1 +1,0 @@
-"""One module per topic; each registers its exercises with ``@exercise`` on import."""

@@ -1,0 +1,32 @@
+"""The command line: ``python -m vae_course {train,lessons,bench}``.
+
+Each subcommand lives in its own module and adds its arguments through
+``add_arguments(parser)``; ``run(args)`` does the work and returns an exit code.
+Imports are lazy so ``--help`` answers without loading TensorFlow.
+"""
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = {
+    "train": ("vae_course.tools.train", "train a complete VAE and write the model, metrics and figures"),
+    "lessons": ("vae_course.tools.generate", "generate lessons/ from solutions/ (or --check that they match)"),
+    "bench": ("vae_course.tools.bench", "benchmark training speed and quality against the textbook's recipe, and the course"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m vae_course", description="The vae-course command line.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(sub)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    return module.run(args) or 0

@@ -1,0 +1,112 @@
+"""Evaluate a trained VAE in nats per image."""
+
+import numpy as np
+
+from .. import _quiet  # noqa: F401
+from keras import ops
+
+from .maths import kl_log_var
+from .model import reconstruction_nats
+
+
+def elbo_terms(vae, x, n_samples=10, seed=0, batch_size=1024):
+    """Per-example reconstruction term and KL term, each in nats.
+
+    reconstruction = -E_q[log p(x | z)] estimated with ``n_samples`` draws of z;
+    KL = KL(q(z | x) || N(0, I)) in closed form (Equation 17-4), or, for a model whose q has no closed form
+    (one with ``sample_posterior``, e.g. ``flows.FlowVAE``), E_q[log q(z | x) - log p(z)] from the same draws.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    if hasattr(vae, "sample_posterior"):
+        return _sampled_elbo_terms(vae, x, n_samples, rng, batch_size)
+    reconstruction, kl = [], []
+    for start in range(0, len(x), batch_size):
+        batch = x[start : start + batch_size]
+        z_mean, z_log_var = (ops.convert_to_numpy(t) for t in vae.encoder(batch, training=False))
+        sigma = np.exp(0.5 * z_log_var)
+        total = np.zeros(len(batch))
+        for _ in range(n_samples):
+            z = z_mean + sigma * rng.standard_normal(z_mean.shape).astype(np.float32)
+            logits = vae.decoder(z, training=False)
+            total += ops.convert_to_numpy(reconstruction_nats(batch, logits))
+        reconstruction.append(total / n_samples)
+        kl.append(ops.convert_to_numpy(kl_log_var(z_mean, z_log_var)))
+    return np.concatenate(reconstruction), np.concatenate(kl)
+
+
+def _posterior_draw(vae, x, rng):
+    """z ~ q(z | x) from NumPy noise, with log q(z | x) and log p(z), for a model with ``sample_posterior``."""
+    latent_dim = int(vae.decoder.inputs[0].shape[-1])
+    eps = rng.standard_normal((len(x), latent_dim)).astype(np.float32)
+    z, log_q = vae.sample_posterior(x, eps=eps)
+    return z, ops.convert_to_numpy(log_q).astype(np.float64), _log_normal(ops.convert_to_numpy(z).astype(np.float64), 0.0, 0.0)
+
+
+def _sampled_elbo_terms(vae, x, n_samples, rng, batch_size):
+    reconstruction, kl = [], []
+    for start in range(0, len(x), batch_size):
+        batch = x[start : start + batch_size]
+        rec, log_ratio = np.zeros(len(batch)), np.zeros(len(batch))
+        for _ in range(n_samples):
+            z, log_q, log_p = _posterior_draw(vae, batch, rng)
+            rec += ops.convert_to_numpy(reconstruction_nats(batch, vae.decoder(z, training=False)))
+            log_ratio += log_q - log_p
+        reconstruction.append(rec / n_samples)
+        kl.append(log_ratio / n_samples)
+    return np.concatenate(reconstruction), np.concatenate(kl)
+
+
+def negative_elbo(vae, x, n_samples=10, seed=0, return_terms=False):
+    """Mean negative ELBO, E_q[-log p(x | z)] + KL(q || p), in nats per example (beta = 1).
+
+    With ``return_terms`` returns (negative ELBO, reconstruction, KL) as floats.
+    """
+    reconstruction, kl = elbo_terms(vae, x, n_samples=n_samples, seed=seed)
+    value = float(np.mean(reconstruction + kl))
+    if return_terms:
+        return value, float(np.mean(reconstruction)), float(np.mean(kl))
+    return value
+
+
+def _log_normal(z, mean, log_var):
+    """log N(z; mean, exp(log_var)) summed over the last axis (float64)."""
+    return -0.5 * np.sum(np.log(2 * np.pi) + log_var + np.square(z - mean) / np.exp(log_var), axis=-1)
+
+
+def importance_log_weights(vae, x, k, seed=0):
+    """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x), z_i ~ q(z | x); shape (k, n)."""
+    x = np.asarray(x, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    weights = np.empty((k, len(x)))
+    if hasattr(vae, "sample_posterior"):
+        for i in range(k):
+            z, log_q, log_p = _posterior_draw(vae, x, rng)
+            log_px_z = -ops.convert_to_numpy(reconstruction_nats(x, vae.decoder(z, training=False)))
+            weights[i] = log_px_z.astype(np.float64) + log_p - log_q
+        return weights
+    z_mean, z_log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in vae.encoder(x, training=False))
+    for i in range(k):
+        z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape)
+        logits = vae.decoder(z.astype(np.float32), training=False)
+        log_px_z = -ops.convert_to_numpy(reconstruction_nats(x, logits)).astype(np.float64)
+        weights[i] = log_px_z + _log_normal(z, 0.0, 0.0) - _log_normal(z, z_mean, z_log_var)
+    return weights
+
+
+def importance_weighted_nll(vae, x, k=100, seed=0, batch_size=512):
+    """Estimated -log p(x) in nats per example: -log (1/k sum_i w_i) (Burda et al. 2016), averaged over x.
+
+    At k = 1 this is a one-sample estimate of the negative ELBO; its expectation
+    decreases towards -log p(x) as k grows, so it is an upper bound on the NLL.
+    """
+    if int(k) < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    x = np.asarray(x, dtype=np.float32)
+    totals = []
+    for start in range(0, len(x), batch_size):
+        log_w = importance_log_weights(vae, x[start : start + batch_size], int(k), seed=seed + start)
+        peak = log_w.max(axis=0)
+        log_mean_w = peak + np.log(np.mean(np.exp(log_w - peak), axis=0))
+        totals.append(-log_mean_w)
+    return float(np.mean(np.concatenate(totals)))
