@@ -39,5 +39,7 @@ def test_a_file_saved_before_the_package_restructure_still_loads(name, key):
     """Files were saved with the flat package (module `vae_course.model`); they must load after any move."""
     again = vae_course.load_model(DATA / f"{name}-before-restructure.keras")
     assert isinstance(again, vae_course.VAE)
+    # saved before the likelihood existed: trained on the textbook BCE, scored with the digits' Binomial(16)
+    assert (again.reconstruction, again.likelihood.name) == ("textbook_bce", "binomial(16)")
     expected = np.load(DATA / "before-restructure-outputs.npz")
     np.testing.assert_allclose(again.encoder(expected["x"])[0], expected[key], rtol=1e-5, atol=1e-6)

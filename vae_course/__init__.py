@@ -18,6 +18,7 @@ _EXPORTS = {
     "importance_weighted_nll": "vae.elbo",
     "negative_elbo": "vae.elbo",
     "Sampling": "vae.layers",
+    "likelihood_for": "vae.likelihood",
     "kl_log_var": "vae.maths",
     "kl_monte_carlo": "vae.maths",
     "kl_sigma": "vae.maths",
@@ -37,7 +38,7 @@ MODULE_ALIASES = {
     )},
     **{name: f"vae.{name}" for name in (
         "maths", "layers", "model", "elbo", "flows", "data", "saving", "plots", "progress", "guards", "recipes",
-        "textbook",
+        "textbook", "likelihood",
     )},
     "environment": "lessons.welcome",  # lesson 00's helper before the package was split into layers
     "snippet2016": "lessons.reading",  # lesson 01's helper before the package was split into layers

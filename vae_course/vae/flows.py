@@ -22,7 +22,7 @@ from .. import _quiet  # noqa: F401
 import keras
 from keras import layers, ops
 
-from .model import VAE, build_decoder, build_encoder, reconstruction_nats
+from .model import VAE, _with_old_file_defaults, build_decoder, build_encoder
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -107,7 +107,7 @@ class FlowVAE(VAE):
     """
 
     def __init__(self, encoder, decoder, flows=(), beta=1.0, seed=None, **kwargs):
-        super().__init__(encoder, decoder, beta=beta, seed=seed, **kwargs)
+        super().__init__(encoder, decoder, beta=beta, seed=seed, **kwargs)  # likelihood, reconstruction: VAE's
         self.flows = list(flows)
         self.use_flows = True
 
@@ -129,7 +129,7 @@ class FlowVAE(VAE):
 
     def call(self, x, training=False):
         z, _ = self.sample_posterior(x, training=training)
-        return ops.sigmoid(self.decoder(z, training=training))
+        return self.likelihood.mean(self.decoder(z, training=training))
 
     def compute_losses(self, x, training=False):
         """Reconstruction + beta * KL with KL ~ log q(z | x) - log p(z) at the same draw z (batch means).
@@ -141,7 +141,7 @@ class FlowVAE(VAE):
         if not self.use_flows:
             return super().compute_losses(x, training=training)
         z, log_q = self.sample_posterior(x, training=training)
-        reconstruction = ops.mean(reconstruction_nats(x, self.decoder(z, training=training)))
+        reconstruction = ops.mean(self.reconstruction_term(x, self.decoder(z, training=training)))
         kl = ops.mean(log_q - standard_normal_log_prob(z))
         return reconstruction + self.beta * kl, reconstruction, kl
 
@@ -150,7 +150,7 @@ class FlowVAE(VAE):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = _with_old_file_defaults(config)
         flows = [keras.saving.deserialize_keras_object(f) for f in config.pop("flows", [])]
         encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
         decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
@@ -158,13 +158,15 @@ class FlowVAE(VAE):
 
 
 def make_flow_vae(input_shape, latent_dim=2, hidden=(256, 128), flow_steps=4, flow_hidden=32, beta=1.0,
-                  activation="gelu", seed=None, gate_bias=2.0):
+                  activation="gelu", seed=None, gate_bias=2.0, likelihood=None, reconstruction="likelihood",
+                  dropout=0.0):
     """``make_vae``'s dense VAE with ``flow_steps`` IAF steps (alternating variable order) in q(z | x)."""
     input_shape = tuple(int(d) for d in input_shape)
     encoder = build_encoder(input_shape, latent_dim, hidden, activation, return_hidden=True)  # (mean, log_var, h)
-    decoder = build_decoder(input_shape, latent_dim, tuple(reversed(hidden)), activation)
+    decoder = build_decoder(input_shape, latent_dim, tuple(reversed(hidden)), activation, dropout=dropout)
     flows = [IAFStep(flow_hidden, reverse=bool(i % 2), activation=activation, gate_bias=gate_bias, name=f"iaf_{i}")
              for i in range(int(flow_steps))]
-    vae = FlowVAE(encoder, decoder, flows=flows, beta=beta, seed=seed, name="flow_vae")
+    vae = FlowVAE(encoder, decoder, flows=flows, beta=beta, seed=seed, likelihood=likelihood,
+                  reconstruction=reconstruction, name="flow_vae")
     vae(ops.zeros((1,) + input_shape))
     return vae

@@ -1,19 +1,26 @@
 """A complete VAE in Keras 3: dense encoder and decoder composed in a ``keras.Model``.
 
-The decoder outputs logits; the likelihood is Bernoulli per pixel, so the
-reconstruction term is binary cross-entropy from logits summed over pixels
-(nats per image). The loss is reconstruction + beta * KL (Equation 17-4),
-which is the negative ELBO when beta = 1 (lesson 07).
+The decoder outputs one logit per pixel; ``likelihood.likelihood_for(dataset)`` turns them into a normalised
+distribution over the pixel values of the data (Binomial(16, p) for the digits), and the reconstruction term is
+-log p(x | z) in nats per image. The loss is reconstruction + beta * KL (Equation 17-4), the negative ELBO when
+beta = 1 (lesson 07). ``reconstruction="textbook_bce"`` trains on the textbook's grey-level binary cross-entropy
+instead (not a log-probability; beta = 1 there is beta = 16 against the digits' likelihood); whatever a model
+trained on, ``negative_elbo`` scores it with its likelihood.
 """
 
 import math
+
+import numpy as np
 
 from .. import _quiet  # noqa: F401
 import keras
 from keras import layers, ops
 
 from .layers import Sampling
+from .likelihood import RECONSTRUCTIONS, likelihood_for, textbook_bce
 from .maths import kl_log_var
+
+OLD_FILE_RECONSTRUCTION = "textbook_bce"  # what every model saved before the likelihood existed trained on
 
 
 def build_encoder(input_shape, latent_dim, hidden=(256, 128), activation="gelu", name="encoder",
@@ -28,33 +35,43 @@ def build_encoder(input_shape, latent_dim, hidden=(256, 128), activation="gelu",
     return keras.Model(x, [z_mean, z_log_var, h] if return_hidden else [z_mean, z_log_var], name=name)
 
 
-def build_decoder(output_shape, latent_dim, hidden=(128, 256), activation="gelu", name="decoder"):
-    """z -> logits of p(x | z), one Bernoulli logit per pixel."""
+def build_decoder(output_shape, latent_dim, hidden=(128, 256), activation="gelu", name="decoder", dropout=0.0):
+    """z -> logits of p(x | z), one per pixel (``likelihood``: p = sigmoid(logit)); ``dropout`` after each hidden layer."""
     z = keras.Input(shape=(latent_dim,), name="z")
     h = z
     for i, units in enumerate(hidden):
         h = layers.Dense(units, activation=activation, name=f"hidden_{i}")(h)
+        if dropout:
+            h = layers.Dropout(float(dropout), name=f"dropout_{i}")(h)
     logits = layers.Dense(math.prod(output_shape), name="logits")(h)
     logits = layers.Reshape(tuple(output_shape), name="image_logits")(logits)
     return keras.Model(z, logits, name=name)
 
 
-def reconstruction_nats(x, logits):
-    """-log p(x | z) per example: binary cross-entropy from logits summed over every pixel."""
-    bce = ops.binary_crossentropy(x, logits, from_logits=True)
-    return ops.sum(ops.reshape(bce, (ops.shape(bce)[0], -1)), axis=-1)
+# The textbook's grey-level BCE summed over pixels, under its older name (a training loss, not -log p(x | z)).
+reconstruction_nats = textbook_bce
 
 
 @keras.saving.register_keras_serializable(package="vae_course")
 class VAE(keras.Model):
-    """Encoder, Sampling and decoder; trains on reconstruction + beta * KL and reports both terms."""
+    """Encoder, Sampling and decoder; trains on reconstruction + beta * KL and reports both terms.
 
-    def __init__(self, encoder, decoder, beta=1.0, seed=None, **kwargs):
+    ``likelihood`` names the data set whose p(x | z) the decoder's logits parametrise (``None``: the default
+    data set); ``reconstruction`` is "likelihood" (-log p(x | z)) or "textbook_bce" (the book's loss).
+    """
+
+    def __init__(self, encoder, decoder, beta=1.0, seed=None, likelihood=None, reconstruction="likelihood",
+                 **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
         self.beta = float(beta)
         self.seed = seed
+        self.likelihood = likelihood_for(likelihood)
+        if reconstruction not in RECONSTRUCTIONS:
+            raise ValueError(f"reconstruction must be one of {', '.join(map(repr, RECONSTRUCTIONS))}; "
+                             f"got {reconstruction!r}.")
+        self.reconstruction = reconstruction
         self.sampling = Sampling(seed=seed, name="sampling")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
@@ -68,18 +85,24 @@ class VAE(keras.Model):
         """Reconstruction probabilities for x (one sample of z per example)."""
         z_mean, z_log_var = self.encoder(x, training=training)
         z = self.sampling([z_mean, z_log_var])
-        return ops.sigmoid(self.decoder(z, training=training))
+        return self.likelihood.mean(self.decoder(z, training=training))
 
     def generate(self, z):
-        """Pixel probabilities decoded from latent points z."""
-        return ops.sigmoid(self.decoder(z, training=False))
+        """The mean image of p(x | z) for latent points z (pixel values in the data's units)."""
+        return self.likelihood.mean(self.decoder(z, training=False))
+
+    def reconstruction_term(self, x, logits):
+        """What training minimises per image: -log p(x | z), or the textbook's summed BCE if chosen."""
+        if self.reconstruction == "textbook_bce":
+            return textbook_bce(x, logits)
+        return -self.likelihood.log_prob(x, logits)
 
     def compute_losses(self, x, training=False):
         """Mean over the batch of the reconstruction term, the KL term, and their beta-weighted sum."""
         z_mean, z_log_var = self.encoder(x, training=training)[:2]  # an encoder may return more (flows.py)
         z = self.sampling([z_mean, z_log_var])
         logits = self.decoder(z, training=training)
-        reconstruction = ops.mean(reconstruction_nats(x, logits))
+        reconstruction = ops.mean(self.reconstruction_term(x, logits))
         kl = ops.mean(kl_log_var(z_mean, z_log_var))
         return reconstruction + self.beta * kl, reconstruction, kl
 
@@ -89,14 +112,20 @@ class VAE(keras.Model):
         self.kl_tracker.update_state(kl)
         return {m.name: m.result() for m in self.metrics}
 
-    def fit(self, *args, callbacks=None, **kwargs):
-        """keras.Model.fit, plus a guard that stops with a plain-words TrainingDiverged on a NaN or inf loss."""
+    def fit(self, x=None, *args, callbacks=None, **kwargs):
+        """keras.Model.fit, plus a guard that stops with a plain-words TrainingDiverged on a NaN or inf loss.
+
+        Images given as an array are checked first: the likelihood refuses values it gives no probability to.
+        """
         from .guards import NonFiniteLossGuard
+
+        if self.reconstruction == "likelihood" and isinstance(x, np.ndarray):
+            self.likelihood.check(x)
 
         callbacks = list(callbacks or [])
         if not any(isinstance(c, NonFiniteLossGuard) for c in callbacks):
             callbacks.append(NonFiniteLossGuard())
-        return super().fit(*args, callbacks=callbacks, **kwargs)
+        return super().fit(x, *args, callbacks=callbacks, **kwargs)
 
     def train_step(self, data):
         x = _features(data)
@@ -114,14 +143,21 @@ class VAE(keras.Model):
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "beta": self.beta,
             "seed": self.seed,
+            "likelihood": self.likelihood.dataset,
+            "reconstruction": self.reconstruction,
         }
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = _with_old_file_defaults(config)
         encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
         decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
         return cls(encoder, decoder, **config)
+
+
+def _with_old_file_defaults(config):
+    """A saved config; files from before the likelihood existed trained on the textbook BCE over the digits."""
+    return {"likelihood": "digits", "reconstruction": OLD_FILE_RECONSTRUCTION, **dict(config)}
 
 
 def _features(data):
@@ -140,11 +176,18 @@ def _apply_gradients(model, x):
     return total, reconstruction, kl
 
 
-def make_vae(input_shape, latent_dim=2, hidden=(256, 128), beta=1.0, activation="gelu", seed=None):
-    """A dense VAE for images of ``input_shape``; the decoder mirrors the encoder's hidden sizes."""
+def make_vae(input_shape, latent_dim=2, hidden=(256, 128), beta=1.0, activation="gelu", seed=None,
+             likelihood=None, reconstruction="likelihood", dropout=0.0):
+    """A dense VAE for images of ``input_shape``; the decoder mirrors the encoder's hidden sizes.
+
+    ``likelihood``: the data set whose p(x | z) it models (default: the default data set, digits);
+    ``reconstruction``: train on "likelihood" (-log p(x | z), default) or "textbook_bce";
+    ``dropout``: rate of the decoder's dropout layers while training (0: none).
+    """
     input_shape = tuple(int(d) for d in input_shape)
     encoder = build_encoder(input_shape, latent_dim, hidden, activation)
-    decoder = build_decoder(input_shape, latent_dim, tuple(reversed(hidden)), activation)
-    vae = VAE(encoder, decoder, beta=beta, seed=seed, name="vae")
+    decoder = build_decoder(input_shape, latent_dim, tuple(reversed(hidden)), activation, dropout=dropout)
+    vae = VAE(encoder, decoder, beta=beta, seed=seed, likelihood=likelihood, reconstruction=reconstruction,
+              name="vae")
     vae(ops.zeros((1,) + input_shape))  # builds every weight, the sampler's seed state included
     return vae

@@ -49,7 +49,8 @@ STEPWISE_EPOCHS = 5  # one call per batch at first: training starts about 0.1-0.
 class FastTrainer:
     """Adam with cosine decay on ``vae``'s loss, many epochs per call, in one TensorFlow graph.
 
-    ``run(epochs)`` trains that many epochs (each a fresh shuffle of ``x``, ``len(x) // batch_size`` full
+    ``weight_decay`` shrinks every kernel (not biases) by ``learning_rate * weight_decay`` of itself per step
+    (decoupled, as in AdamW). ``run(epochs)`` trains that many epochs (each a fresh shuffle of ``x``, ``len(x) // batch_size`` full
     batches; the remainder changes every epoch) and returns the mean training loss. The learning rate follows
     ``learning_rate * (1 + cos(pi * step / total_steps)) / 2``, then stays at 0. With ``ema_decay`` an
     exponential moving average of the weights is kept (decay ``min(ema_decay, (1 + t) / (10 + t))`` at step t,
@@ -59,11 +60,14 @@ class FastTrainer:
 
     def __init__(self, vae, x, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, total_steps=None,
                  ema_decay=None, seed=0, jit_compile=False, stepwise_epochs=0, beta1=0.9, beta2=0.999,
-                 epsilon=1e-7):
+                 epsilon=1e-7, weight_decay=0.0):
         import tensorflow as tf
 
         x = np.asarray(x, dtype=np.float32)
+        if getattr(vae, "reconstruction", None) == "likelihood":
+            vae.likelihood.check(x)  # in the graph, values off the support would be rounded without a word
         self.vae = vae
+        self.weight_decay = float(weight_decay)
         self.n = len(x)
         self.batch_size = int(min(batch_size, self.n))
         self.steps_per_epoch = self.n // self.batch_size
@@ -114,6 +118,8 @@ class FastTrainer:
             tf.raw_ops.ResourceApplyAdam(var=w.handle, m=m.handle, v=v.handle, beta1_power=b1_power,
                                          beta2_power=b2_power, lr=lr, beta1=beta1, beta2=beta2, epsilon=epsilon,
                                          grad=g)
+            if self.weight_decay and len(w.shape) > 1:  # decoupled (AdamW-style), on kernels only
+                w.assign_sub(lr * self.weight_decay * w)
         if self._ema and average:
             decay = tf.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))  # short memory early on
             for shadow, w in zip(self._ema, self._weights):

@@ -10,9 +10,13 @@
   Equation 17-4, ``-0.5 * sum(1 + gamma - exp(gamma) - mu^2)``;
 - training: ``fit(X_train, X_train, epochs=25, batch_size=128)``, one optimizer step per batch.
 
-Dividing the KL term by 784 is what makes this an exact ELBO: the loss is (1/784) (sum BCE + KL), so the
-implied beta (weight of the KL term relative to the *summed* BCE) is 1, and the 1/784 only rescales the
-gradient (/work/shared/VAE-HISTORY.md, "Mean versus sum").
+Dividing the KL term by 784 makes the loss (1/784) (sum BCE + KL): the weight of the KL term relative to the
+*summed* BCE (``implied_beta``) is 1, and the 1/784 only rescales the gradient (/work/shared/VAE-HISTORY.md,
+"Mean versus sum"). The summed BCE on grey levels is not -log p(x | z) of any distribution over the stored
+pixel values, though: it is (1/n) times the Binomial(n, p) negative log-likelihood plus a constant
+(``vae_course.likelihood``), so against the real likelihood the book trains with beta = n
+(``likelihood_beta``; 16 for the digits, 255 for Fashion-MNIST). Its decoder outputs the same per-pixel p as
+any other, so ``negative_elbo`` scores it with the data set's likelihood like every model.
 
 **Why the port looks the way it does.** The printed code no longer runs on Keras 3: ``K.random_normal`` is
 gone (``vae_course.Sampling`` uses ``keras.random.normal`` with a seed generator), and ``add_loss`` on the
@@ -44,6 +48,7 @@ import keras
 from keras import layers, ops
 
 from .layers import Sampling
+from .likelihood import likelihood_for
 
 FASHION_MNIST_SHAPE = (28, 28)
 FASHION_HIDDEN = (150, 100)
@@ -89,10 +94,12 @@ class TextbookVAE:
     ``model`` (x -> reconstruction probabilities, the one the book compiles and fits).
 
     ``compile()`` and ``fit(x)`` do what the book does (RMSprop, ``loss="binary_crossentropy"``,
-    ``fit(x, x, batch_size=128)``); ``vae_course.negative_elbo(self, x)`` evaluates it in nats per image.
+    ``fit(x, x, batch_size=128)``); ``vae_course.negative_elbo(self, x)`` evaluates it in nats per image under
+    ``likelihood``, the data set's p(x | z).
     """
 
-    def __init__(self, encoder, decoder, model, input_shape, latent_dim, hidden, kl_weight, from_logits=False):
+    def __init__(self, encoder, decoder, model, input_shape, latent_dim, hidden, kl_weight, from_logits=False,
+                 likelihood=None):
         self.encoder = encoder
         self.decoder = decoder
         self.model = model
@@ -102,6 +109,7 @@ class TextbookVAE:
         self.n_pixels = math.prod(self.input_shape)
         self.kl_weight = float(kl_weight)
         self.from_logits = bool(from_logits)
+        self.likelihood = likelihood_for(likelihood)
 
     @property
     def reconstruction_weight(self):
@@ -112,6 +120,11 @@ class TextbookVAE:
     def implied_beta(self):
         """The ELBO's beta this loss implies: KL weight / summed-BCE weight (1 for the book's recipe)."""
         return self.kl_weight / self.reconstruction_weight
+
+    @property
+    def likelihood_beta(self):
+        """The beta this loss implies against the likelihood: the summed BCE is -log p(x | z) / trials + const."""
+        return self.implied_beta * self.likelihood.trials
 
     def compile(self, optimizer=None, **kwargs):
         """The book's ``compile(loss="binary_crossentropy", optimizer="rmsprop")``; extra keywords go to Keras
@@ -131,9 +144,10 @@ class TextbookVAE:
 
 
 def make_textbook_vae(input_shape=FASHION_MNIST_SHAPE, latent_dim=FASHION_LATENT_DIM, hidden=FASHION_HIDDEN,
-                      activation=ACTIVATION, kl_weight=None, seed=None, from_logits=False):
+                      activation=ACTIVATION, kl_weight=None, seed=None, from_logits=False, likelihood="fashion_mnist"):
     """The book's VAE for images of ``input_shape``; the decoder mirrors ``hidden``.
 
+    ``likelihood`` names the data set whose p(x | z) scores it (Fashion-MNIST's by default, as the book's).
     ``kl_weight`` defaults to 1 / number of pixels (the book's ``/ 784.`` for 28x28), which keeps beta = 1.
     ``from_logits=True`` makes the training model output logits and the loss BCE-from-logits (same value,
     no clipping): a speed lever the benchmark measures, not the book's recipe.
@@ -168,10 +182,10 @@ def make_textbook_vae(input_shape=FASHION_MNIST_SHAPE, latent_dim=FASHION_LATENT
         out = layers.Activation("sigmoid", name="sigmoid")(out)  # the book's Dense(784, activation="sigmoid")
     outputs = layers.Reshape(input_shape, name="reconstruction")(out)
     model = keras.Model(inputs, outputs, name="textbook_vae")
-    return TextbookVAE(encoder, decoder, model, input_shape, latent_dim, hidden, kl_weight, from_logits)
+    return TextbookVAE(encoder, decoder, model, input_shape, latent_dim, hidden, kl_weight, from_logits, likelihood)
 
 
 def make_digits_textbook_vae(latent_dim=2, seed=None):
     """The recipe scaled to the 8x8 digits: dense 64-48-32 SELU, the same loss (KL / 64), RMSprop, batch 128."""
-    return make_textbook_vae(DIGITS_SHAPE, latent_dim, DIGITS_HIDDEN, seed=seed)
+    return make_textbook_vae(DIGITS_SHAPE, latent_dim, DIGITS_HIDDEN, seed=seed, likelihood="digits")
 
