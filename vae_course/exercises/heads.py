@@ -358,7 +358,7 @@ def check_consistent_sampler(fn):
         "For small h, f(x) ≈ x²/2, so f(2h) ≈ 4 f(h). For very negative h, f(x) ≈ −x, so f(2h) ≈ 2 f(h). The μ² "
         "part is charged correctly and pulls the ratio towards 1.",
     ],
-    solution="kl_ratio_guess = 2.5  # between 1 and 4: the σ part is charged 2 to 4 times too little, μ² correctly",
+    solution="kl_ratio_guess = 2  # between 1 and 4: the σ part is charged 2 to 4 times too little, μ² correctly",
     explanation="The σ part of the true KL is f(2h) against the reported f(h), 2 to 4 times as much for h < 0; the "
     "μ² part is the same in both, so the overall ratio lies between 1 and 4.",
     success="Good prediction.",
