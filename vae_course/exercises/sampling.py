@@ -244,8 +244,8 @@ class Sampling(keras.layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 """,
     explanation="The reparameterization trick: an affine map of standard normal noise, fresh at every call.",
-    success="Your layer draws z ~ N(mean, exp(log_var)) for any batch size, lets gradients through, works "
-    "inside a compiled step, and survives saving.",
+    success="Your layer draws z ~ N(mean, exp(log_var)) for any batch size, lets gradients through, "
+    "and survives saving.",
     time_limit=60,
 )
 def check_sampling_layer(layer_class):
