@@ -270,7 +270,7 @@ def test_lesson_02_in_jupyterlab(page, lab, screenshots, request):
 def test_lesson_05_in_jupyterlab(page, lab, screenshots, request):
     notebook, timings = _open_and_run_all(page, lab, screenshots, LESSON_05)
 
-    # Exercise 3 (quadrature): the shorter of the two exercises of checks/exercises/derivation.py, and its check
+    # Exercise 3 (quadrature): the shorter of the two exercises of exercises/derivation.py, and its check
     # is deterministic. The wrong answer drops the weight q(z) and integrates the bare log ratio.
     grid_lines = ["def kl_grid(mu, sigma, z):",
                   "    log_q = -0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * ((z - mu) / sigma) ** 2",

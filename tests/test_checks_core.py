@@ -6,7 +6,7 @@ import pytest
 
 from vae_course import checks
 from vae_course.checks import REGISTRY, Incorrect, NotAttempted, Uncheckable, ____, check, hint, solution
-from vae_course.checks.core import Exercise, exercise, time_limit, LearnerTimeout
+from vae_course.checks.core import Exercise, LearnerTimeout, exercise, time_limit
 from vae_course.checks.placeholder import Placeholder, is_placeholder
 from vae_course.checks.results import Result, to_html
 

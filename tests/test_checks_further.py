@@ -1,4 +1,5 @@
-"""check.log_mean_exp, check.per_dimension_kl and check.active_units: every correct style passes, every slip is named."""
+"""check.log_mean_exp, check.per_dimension_kl and check.active_units: every correct style passes, every slip is
+named."""
 
 import numpy as np
 import pytest
@@ -10,7 +11,6 @@ from vae_course import further
 from vae_course.checks import ____, check
 
 from checker_helpers import assert_fails, assert_not_attempted, assert_passes
-
 
 # ---- log_mean_exp --------------------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from vae_course.checks import ____, check
 
 from checker_helpers import assert_fails, assert_not_attempted, assert_passes
 
-
 # ---- reparameterize(mu, sigma, eps) ------------------------------------------------------------
 
 
@@ -55,7 +54,8 @@ def _uniform_noise(mu, sigma, eps):
         (lambda mu, sigma, eps: np.random.normal(mu, sigma, np.shape(eps)), r"draws its own noise.*np\.random\.normal"),
         (lambda mu, sigma, eps: np.random.default_rng(0).normal(mu, sigma, np.shape(eps)), r"draws its own noise"),
         (lambda mu, sigma, eps: np.mean(mu + sigma * eps), r"single number.*average or sum"),
-        (lambda mu, sigma, eps: (mu + sigma * eps).reshape(-1, 1), r"right number of values .* but in shape \(4000, 1\)"),
+        (lambda mu, sigma, eps: (mu + sigma * eps).reshape(-1, 1), r"right number of values .* but in shape \(4000, "
+            r"1\)"),
         (lambda mu, sigma, eps: (mu + sigma * eps)[:10], r"shape \(10,\).*expected \(4000,\)"),
         (lambda mu, sigma, eps: None, r"returned None.*return"),
         (lambda mu, sigma, eps: "z", r"should give numbers"),

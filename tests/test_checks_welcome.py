@@ -1,6 +1,5 @@
 """check.welcome_sigma: the first check a learner meets."""
 
-import keras
 import numpy as np
 import pytest
 from keras import ops

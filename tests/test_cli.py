@@ -24,11 +24,11 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from vae_course import VAE, load_dataset, load_model, make_vae, negative_elbo, plots  # noqa: E402
-from vae_course.tools import cli  # noqa: E402
+from vae_course.tools import cli, train  # noqa: E402
 from vae_course.vae.progress import EpochProgress  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURES = ("loss_curves.png", "reconstructions.png", "samples.png", "latent_space.png")
+FIGURES = tuple(name for name in train.OUTPUTS if name.endswith(".png") and name != "manifold.png")
 CONFIG_KEYS = {"dataset", "latent_dim", "hidden", "epochs", "batch_size", "learning_rate", "beta", "seed",
                "keras_version", "tensorflow_version"}
 RESULT_KEYS = {"negative_elbo", "reconstruction", "kl", "train_seconds", "samples_per_second"}
@@ -103,12 +103,17 @@ def test_metrics_json_holds_finite_numbers_and_the_config(short_run):
         assert isinstance(metrics[key], float) and math.isfinite(metrics[key]), key
         assert metrics[key] > 0, key
     assert metrics["negative_elbo"] == pytest.approx(metrics["reconstruction"] + metrics["kl"], rel=1e-9)
-    assert 20 < metrics["negative_elbo"] < 45  # between a good model and an untrained one
+    # between a good model (about 150 nats) and an untrained one (about 540), under Binomial(16, p)
+    assert 150 < metrics["negative_elbo"] < 450
+    assert metrics["likelihood"] == "binomial(16)" and metrics["training_loss"] == "likelihood"
+    assert metrics["importance_samples"] == 1000
+    assert 0 < metrics["negative_elbo"] - metrics["importance_weighted_nll"] < 40  # a tighter bound, not a wild one
     assert metrics["samples_per_second"] == pytest.approx(3 * 1500 / metrics["train_seconds"], rel=1e-3)
     assert metrics["dataset"] == "digits"
     assert (metrics["epochs"], metrics["batch_size"], metrics["latent_dim"]) == (3, 64, 2)
     assert metrics["hidden"] == [256, 128]
     assert metrics["learning_rate"] == 0.005 and metrics["beta"] == 1.0 and metrics["seed"] == 0
+    assert metrics["dropout"] == 0.1 and metrics["weight_decay"] == 0.1
     assert metrics["keras_version"] == keras.__version__
     assert metrics["tensorflow_version"] == tf.__version__
 

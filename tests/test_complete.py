@@ -1,4 +1,5 @@
-"""vae_course.lessons.complete (lesson 07): the reference pieces, the loss scalings, ComposedVAE, training and reporting."""
+"""vae_course.lessons.complete (lesson 07): the reference pieces, the loss scalings, ComposedVAE, training and
+reporting."""
 
 import math
 
@@ -14,8 +15,8 @@ from keras import ops  # noqa: E402
 import vae_course  # noqa: E402
 from vae_course import complete  # noqa: E402
 from vae_course.checks import ____  # noqa: E402
-from vae_course.exercises.complete import reference_loss  # noqa: E402
 from vae_course.exercises import trainable_kl, yours_if_correct  # noqa: E402
+from vae_course.exercises.complete import reference_loss  # noqa: E402
 
 RNG = np.random.default_rng(3)
 X = RNG.uniform(0, 1, (6, 8, 8)).astype(np.float32)

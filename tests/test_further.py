@@ -1,4 +1,5 @@
-"""vae_course.lessons.further: the lesson 09 helpers (log-mean-exp, per-dimension KL, active units, free bits, the bound)."""
+"""vae_course.lessons.further: the lesson 09 helpers (log-mean-exp, per-dimension KL, active units, free bits, the
+bound)."""
 
 import keras
 import matplotlib
@@ -13,7 +14,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import vae_course  # noqa: E402
 from vae_course import further  # noqa: E402
 from vae_course.vae.elbo import elbo_terms, importance_log_weights  # noqa: E402
-
 
 # ---- the reference answers -----------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-import test_generate_in_sync as sync
 from vae_course.tools import cli
 from vae_course.tools.generate import (
     LessonError,
@@ -18,6 +17,8 @@ from vae_course.tools.generate import (
     make_lesson,
     strip_solutions,
 )
+
+import test_generate_in_sync as sync
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 NAME = "solutions/01-demo.ipynb"
@@ -397,7 +398,7 @@ def test_check_lists_missing_different_and_orphan_lessons(course):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The repository sync test's helpers (tests/test_lessons_in_sync.py) on small folders
+# The repository sync test's helpers (tests/test_generate_in_sync.py) on small folders
 
 
 def test_sync_check_passes_in_sync_and_on_empty_folders(course, tmp_path):

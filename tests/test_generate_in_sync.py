@@ -1,7 +1,7 @@
 """The repository's lessons/ is exactly what the generator makes from solutions/, and the stored notebooks are sane.
 
 Each test collects every problem in every notebook, so an empty folder passes and one message lists all that is
-wrong. The helpers below take folders, so tests/test_lessons.py checks that they do catch each problem.
+wrong. The helpers below take folders, so tests/test_generate.py checks that they do catch each problem.
 """
 
 import json

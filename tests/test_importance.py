@@ -43,8 +43,10 @@ def test_log_weights_by_hand_for_one_example(trained):
     z_mean, z_log_var = (np.asarray(t, dtype=np.float64) for t in vae.encoder(x[:1]))
     z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape)
     logits = np.asarray(vae.decoder(z.astype(np.float32)), dtype=np.float64)[0]
+    from scipy.stats import binom
+
     p = 1 / (1 + np.exp(-logits))
-    log_px_z = np.sum(x[0] * np.log(p) + (1 - x[0]) * np.log(1 - p))
+    log_px_z = np.sum(binom.logpmf(np.round(x[0] * 16), 16, p))  # the digits' likelihood, Binomial(16, p)
     expected = log_px_z + norm.logpdf(z, 0, 1).sum() - norm.logpdf(z, z_mean, np.exp(0.5 * z_log_var)).sum()
     got = importance_log_weights(vae, x[:1], k=1, seed=5)[0, 0]
     assert got == pytest.approx(expected, rel=1e-4)

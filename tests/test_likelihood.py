@@ -7,7 +7,6 @@ import pytest
 from keras import ops
 from scipy import stats
 
-import vae_course
 from vae_course import likelihood_for, load_dataset
 from vae_course.vae.likelihood import LIKELIHOODS, Binomial, NotOnSupport, textbook_bce
 

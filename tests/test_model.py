@@ -42,8 +42,8 @@ def test_make_vae_builds_an_encoder_and_a_decoder():
     assert tuple(z_mean.shape) == tuple(z_log_var.shape) == (5, 3)
     assert tuple(vae.decoder(np.zeros((5, 3), np.float32)).shape) == (5, 8, 8)
     # the decoder mirrors the encoder's hidden widths
-    assert [l.units for l in vae.encoder.layers if l.name.startswith("hidden")] == [32, 16]
-    assert [l.units for l in vae.decoder.layers if l.name.startswith("hidden")] == [16, 32]
+    assert [layer.units for layer in vae.encoder.layers if layer.name.startswith("hidden")] == [32, 16]
+    assert [layer.units for layer in vae.decoder.layers if layer.name.startswith("hidden")] == [16, 32]
     probabilities = to_np(vae(np.full((4, 8, 8), 0.5, np.float32)))
     assert probabilities.shape == (4, 8, 8)
     assert np.all((probabilities > 0) & (probabilities < 1))

@@ -18,7 +18,8 @@ FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 
 def matrices(dtype, low, high):
     shapes = st.tuples(st.integers(1, 64), st.integers(1, 300))
-    return shapes.flatmap(lambda shape: hnp.arrays(dtype, shape, elements=st.floats(low, high, width=dtype().itemsize * 8)))
+    elements = st.floats(low, high, width=dtype().itemsize * 8)
+    return shapes.flatmap(lambda shape: hnp.arrays(dtype, shape, elements=elements))
 
 
 @FAST
@@ -64,7 +65,8 @@ def wrong_answers():
     )
     values = st.one_of(
         st.none(), st.integers(), st.floats(allow_nan=True), st.text(max_size=5),
-        st.lists(st.floats(allow_nan=True), max_size=4), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+        st.lists(st.floats(allow_nan=True), max_size=4),
+        st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
         arrays, st.just(float("nan")), st.just(np.full((4,), np.nan)),
     )
     exceptions = st.sampled_from([ValueError, TypeError, ZeroDivisionError, Boom, KeyError, MemoryError])

@@ -1,4 +1,5 @@
-"""vae_course.lessons.stability: the KL forms agree where float32 can hold sigma^2, and break exactly where float32 runs out."""
+"""vae_course.lessons.stability: the KL forms agree where float32 can hold sigma^2, and break exactly where float32
+runs out."""
 
 import matplotlib
 

@@ -1,5 +1,7 @@
 """The textbook's VAE ported to Keras 3 (vae_course.vae.textbook): the book's architecture, its loss, trainable."""
 
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -28,9 +30,9 @@ def dense_layers(model):
 def test_the_default_is_the_books_fashion_mnist_architecture():
     tb = make_textbook_vae(seed=0)
     assert isinstance(tb, TextbookVAE)
-    assert [(l.units, l.activation.__name__) for l in dense_layers(tb.encoder)] == [
+    assert [(layer.units, layer.activation.__name__) for layer in dense_layers(tb.encoder)] == [
         (150, "selu"), (100, "selu"), (10, "linear"), (10, "linear")]
-    assert [(l.units, l.activation.__name__) for l in dense_layers(tb.decoder)] == [
+    assert [(layer.units, layer.activation.__name__) for layer in dense_layers(tb.decoder)] == [
         (100, "selu"), (150, "selu"), (784, "linear")]
     x = np.random.default_rng(0).random((5, 28, 28)).astype(np.float32)
     z_mean, z_log_var = tb.encoder(x)
@@ -48,8 +50,9 @@ def test_the_default_is_the_books_fashion_mnist_architecture():
 def test_the_digits_scaling_is_64_48_32():
     tb = make_digits_textbook_vae(latent_dim=2, seed=0)
     assert DIGITS_HIDDEN == (48, 32)
-    assert [l.units for l in dense_layers(tb.encoder)] == [48, 32, 2, 2]
-    assert [l.units for l in dense_layers(tb.decoder)] == [32, 48, 64]
+    assert tb.likelihood.name == "binomial(16)" and tb.likelihood_beta == 16.0  # the BCE's beta against it
+    assert [layer.units for layer in dense_layers(tb.encoder)] == [48, 32, 2, 2]
+    assert [layer.units for layer in dense_layers(tb.decoder)] == [32, 48, 64]
     assert tb.kl_weight == pytest.approx(1 / 64)
     assert tb.implied_beta == pytest.approx(1.0)
 
@@ -78,7 +81,8 @@ def test_the_loss_is_mean_bce_over_pixels_plus_kl_over_pixels_so_beta_is_1():
     keras.utils.set_random_seed(3)
     tb = forced(make_textbook_vae((2, 3), latent_dim=2, hidden=(4,), seed=3), [0.5, -1.0])
     tb.compile()
-    x = np.random.default_rng(1).random((4, 2, 3)).astype(np.float32)
+    k = np.random.default_rng(1).integers(0, 256, (4, 2, 3))
+    x = (k / 255).astype(np.float32)  # grey levels as Fashion-MNIST stores them
     loss = float(tb.model.evaluate(x, x, batch_size=4, verbose=0))
     bce, kl = hand_terms(tb, x)
     assert kl.mean() > 1  # the KL term is far from negligible, so a wrong weight would show
@@ -86,8 +90,11 @@ def test_the_loss_is_mean_bce_over_pixels_plus_kl_over_pixels_so_beta_is_1():
     # implied beta: loss = (sum BCE + beta KL) / n_pixels
     assert (loss * 6 - bce.mean()) / kl.mean() == pytest.approx(1.0, rel=1e-4)
     assert tb.implied_beta == 1.0
-    # and negative_elbo sees the same model: summed BCE + KL, in nats per image
-    assert negative_elbo(tb, x, n_samples=2) == pytest.approx(bce.mean() + kl.mean(), rel=1e-5)
+    # against the likelihood, Binomial(255, p): -log p(x | z) = 255 BCE - log C(255, k), so beta is 255
+    assert tb.likelihood.name == "binomial(255)" and tb.likelihood_beta == 255.0
+    log_choose = np.vectorize(lambda j: math.log(math.comb(255, int(j))))(k).sum(axis=(1, 2))
+    expected = np.mean(255 * bce - log_choose) + kl.mean()
+    assert negative_elbo(tb, x, n_samples=2) == pytest.approx(expected, rel=1e-4)
 
 
 def test_a_kl_weight_changes_beta_and_the_loss_accordingly():

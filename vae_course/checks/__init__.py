@@ -16,10 +16,10 @@ does not import every checker.
 
 import importlib
 
-from .core import Exercise, Incorrect, NotAttempted, Uncheckable, exercise
 from .core import REGISTRY as _REGISTRY
-from .placeholder import ____, Placeholder, is_placeholder
-from .results import Hint, Result, SolutionText
+from .core import Exercise, Incorrect, NotAttempted, Uncheckable, exercise  # noqa: F401  (re-exported)
+from .placeholder import Placeholder, ____, is_placeholder  # noqa: F401  (re-exported)
+from .results import Hint, Result, SolutionText  # noqa: F401  (re-exported)
 
 EXERCISES_PACKAGE = "vae_course.exercises"  # found by name: the engine does not import the exercises' layer
 

@@ -8,6 +8,7 @@ import inspect
 
 import numpy as np
 
+from ..vae.arrays import to_numpy
 from .core import Incorrect, LearnerTimeout, NotAttempted
 from .placeholder import is_placeholder
 
@@ -42,26 +43,44 @@ def expect_callable(fn, name, call_as):
         raise Incorrect(f"`{name}` should be a function to call as `{call_as}`, but it is {describe(fn)}.")
 
 
-def call_learner(fn, args, name, call_text):
-    """Call the learner's function; a placeholder result is NotAttempted, an exception is Incorrect in words."""
+def try_call(fn, args, name):
+    """``(result, None)``, or ``(None, exception)`` when the learner's code raises.
+
+    The placeholder, returned or still inside the code (an error that mentions it), is NotAttempted.
+    """
     try:
         result = fn(*args)
     except LearnerTimeout:
         raise
-    except Exception as err:
-        raise Incorrect(
-            f"Calling `{call_text}` raised {type(err).__name__}: {_first_line(err)}"
-        ) from None
+    except Exception as err:  # the learner's code failed: the caller turns this into a message
+        if "Placeholder" in str(err) or "____" in str(err):
+            raise NotAttempted(
+                f"There is still a `____` placeholder inside `{name}`. Replace every `____` with your code, "
+                "run that cell, then run this check again."
+            ) from None
+        return None, err
     if is_placeholder(result):
         raise NotAttempted(
             f"`{name}` still returns the `____` placeholder. Replace it with your code, run that cell, "
             "then run this check again."
         )
-    return result
+    return result, None
 
 
-def _first_line(err):
-    return error_text(err)
+def call_learner(fn, args, name, call_text, advice="", when=(), context=""):
+    """Call the learner's function; the placeholder is NotAttempted, an exception is Incorrect in words.
+
+    The message names the call (followed by ``context``, e.g. "with a batch of 4") and ends with ``advice``;
+    with ``when``, the advice is added only if the error message contains one of those words.
+    """
+    result, err = try_call(fn, args, name)
+    if err is None:
+        return result
+    call = f"`{call_text}` {context}" if context else f"`{call_text}`"
+    text = f"Calling {call} raised {type(err).__name__}: {error_text(err)}".rstrip()
+    if advice and (not when or any(word in text.lower() for word in when)):
+        text = f"{text}{'' if text.endswith(('.', '!', '?')) else '.'} {advice}"
+    raise Incorrect(text)
 
 
 def error_text(err):
@@ -78,21 +97,10 @@ def to_array(value, name):
     """The learner's result as a float64 NumPy array (tensors, arrays, numbers and numeric lists accepted)."""
     if value is None:
         raise Incorrect(f"`{name}` returned None. Did you forget the `return` statement?")
-    if hasattr(value, "numpy") and callable(value.numpy):
-        value = value.numpy()
-    else:
-        try:
-            from keras import ops
-
-            if not isinstance(value, (int, float, list, tuple, np.ndarray, np.generic)):
-                value = ops.convert_to_numpy(value)
-        except Exception:
-            pass
     try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+        return to_numpy(value, np.float64)
+    except Exception:  # any failure to convert (TypeError, ValueError, a backend's own error) means "not numbers"
         raise Incorrect(f"`{name}` should give numbers (an array or tensor), but it gave {describe(value)}.") from None
-    return array
 
 
 def expect_shape(array, shape, name, advice=""):
@@ -107,7 +115,8 @@ def expect_finite(array, name, inputs=""):
     if bad.any():
         kind = "NaN" if np.isnan(array).any() else "infinity"
         where = f" for {inputs}" if inputs else ""
-        raise Incorrect(f"`{name}` contains {kind}{where}. Look for a log of zero or of a negative number, or an exp that overflows.")
+        raise Incorrect(f"`{name}` contains {kind}{where}. Look for a log of zero or of a negative number, or an exp "
+                        f"that overflows.")
 
 
 def close(a, b, rtol=1e-4, atol=1e-5):

@@ -5,7 +5,14 @@ import warnings
 
 import numpy as np
 
-from ..checks.asserts import call_learner, describe, diagnose, expect_attempted, expect_callable, expect_finite, to_array
+from ..checks.asserts import (
+    call_learner,
+    describe,
+    diagnose,
+    expect_callable,
+    expect_finite,
+    to_array,
+)
 from ..checks.core import Incorrect, NotAttempted, exercise
 from ..checks.placeholder import is_placeholder
 
@@ -122,7 +129,8 @@ def _check_extreme(fn, log_w, expected, what, naive_symptom):
                         "Shifting every log-weight by a constant c must shift the result by exactly c.")
 
 
-NAIVE = ("Taking exp of such numbers overflows (exp(1000) = inf) or underflows (exp(−1000) = 0, and log 0 = −inf), even "
+NAIVE = ("Taking exp of such numbers overflows (exp(1000) = inf) or underflows (exp(−1000) = 0, and log 0 = −inf), "
+         "even "
          "in float64. Subtract the maximum m first: log mean exp(a) = m + log mean exp(a − m).")
 
 
@@ -138,8 +146,8 @@ NAIVE = ("Taking exp of such numbers overflows (exp(1000) = inf) or underflows (
     solution="""
 def log_mean_exp(log_w, axis=0):
     log_w = np.asarray(log_w, dtype=np.float64)
-    m = np.max(log_w, axis=axis, keepdims=True)
-    return np.squeeze(m, axis=axis) + np.log(np.mean(np.exp(log_w - m), axis=axis))
+    peak = np.max(log_w, axis=axis, keepdims=True)
+    return np.squeeze(peak, axis=axis) + np.log(np.mean(np.exp(log_w - peak), axis=axis))
 """,
     explanation="Subtract the maximum along the axis before exponentiating, average, take the log, add the maximum "
     "back. The mean (not the sum) makes it the k-sample importance-sampling estimate.",

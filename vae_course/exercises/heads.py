@@ -77,12 +77,14 @@ def _sigma_mistakes(kind, h):
         quoted = f'For kind "{kind}"'
         if kind == "log_sigma":
             return [
-                (np.exp(h / 2), f"{quoted}, h is log σ itself, so σ = exp(h). exp(h / 2) is the log-variance head's σ."),
+                (np.exp(h / 2), f"{quoted}, h is log σ itself, so σ = exp(h). exp(h / 2) is the log-variance head's "
+                    f"σ."),
                 (h, f"{quoted} you returned h unchanged. h is log σ, a logarithm: undo it with exp, σ = exp(h)."),
                 (np.exp(2 * h), f"{quoted} you returned exp(2h), which is σ², the variance. The standard deviation "
                                 "is exp(h)."),
                 (np.exp(-h), f"{quoted} you returned exp(−h), which is 1/σ: check the sign."),
-                (np.log(h), f"{quoted} you took log(h). h already is a logarithm (log σ); its inverse is exp: σ = exp(h)."),
+                (np.log(h), f"{quoted} you took log(h). h already is a logarithm (log σ); its inverse is exp: σ = "
+                    f"exp(h)."),
             ]
         if kind == "log_var":
             return [
@@ -116,7 +118,8 @@ def _sigma_mistakes(kind, h):
 
 def _check_sigma_kind(fn, kind, got):
     context = f'h = the lesson\'s test values and kind = "{kind}"'
-    expected = {"log_sigma": np.exp(np.float64(H)), "log_var": np.exp(np.float64(H) / 2), "softplus": _softplus(H)}[kind]
+    h = np.float64(H)
+    expected = {"log_sigma": np.exp(h), "log_var": np.exp(h / 2), "softplus": _softplus(H)}[kind]
     _judge(got, expected, _sigma_mistakes(kind, H), "sigma_from_head", context,
            inputs=f'kind = "{kind}" (h from −4 to 4)')
 

@@ -372,8 +372,7 @@ def _decoded(fn, decoder, points, name, call_as):
     ],
     solution="""
 def decode_grid(decoder, grid):
-    logits = decoder(grid)
-    return ops.sigmoid(logits)
+    return ops.sigmoid(decoder(grid))
 """,
     explanation="One call decodes every point; the decoder outputs logits, and sigmoid turns them into "
     "pixel probabilities.",

@@ -11,33 +11,21 @@ import re
 
 import numpy as np
 
-from ..checks.asserts import describe, diagnose, error_text, expect_attempted, expect_callable, to_array
+from ..checks.asserts import (
+    close,
+    describe,
+    diagnose,
+    error_text,
+    expect_attempted,
+    expect_callable,
+    to_array,
+    try_call,
+)
 from ..checks.core import Incorrect, LearnerTimeout, NotAttempted, exercise
 from ..checks.placeholder import is_placeholder
 from ..checks.predict import judge_prediction
 
 # ---- shared helpers -------------------------------------------------------------------------------------------
-
-
-def _try_call(fn, args):
-    """(result, None) or (None, exception); the placeholder inside the learner's code means "not attempted"."""
-    try:
-        result = fn(*args)
-    except LearnerTimeout:
-        raise
-    except Exception as err:  # the learner's code failed: the caller turns this into a message
-        if "Placeholder" in str(err) or "____" in str(err):
-            raise NotAttempted(
-                "Your function still uses the `____` placeholder somewhere. Replace every `____` with your code, "
-                "run that cell, then run this check again."
-            ) from None
-        return None, err
-    if is_placeholder(result):
-        raise NotAttempted(
-            "Your function still returns the `____` placeholder. Replace it with your code, run that cell, "
-            "then run this check again."
-        )
-    return result, None
 
 
 def _is_the_halves(result, halves):
@@ -71,11 +59,6 @@ def _expect_tensor(result, name, halves=None):
 def _error(err):
     """The informative line of a learner's exception, without TensorFlow's "[Op:Mul] name:" tail."""
     return re.sub(r"\s*\[Op:\w+\]( name:)?\s*$", "", error_text(err)).rstrip(" .:")
-
-
-def _close(a, b, rtol=1e-4, atol=1e-5):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
 # ---- which_head: a multiple choice on the two heads ------------------------------------------------------------
@@ -188,7 +171,7 @@ def _run_sampling(fn, z_mean, z_log_sigma, what):
     from keras import ops
 
     args = [ops.convert_to_tensor(z_mean), ops.convert_to_tensor(z_log_sigma)]
-    result, err = _try_call(fn, (args,))
+    result, err = try_call(fn, (args,), "sampling")
     if err is not None:
         raise Incorrect(
             f"Calling `sampling([z_mean, z_log_sigma])` with {what} raised {type(err).__name__}: "
@@ -351,7 +334,7 @@ def _concat_mistakes(h, eps):
 
 def _probe(fn, h):
     """The learner's z for the probe h (and eps 0.7), or None if that fails too."""
-    result, err = _try_call(fn, (h, PROBE_EPS))
+    result, err = try_call(fn, (h, PROBE_EPS), "sample_from_concatenated")
     if err is not None or isinstance(result, (list, tuple)):
         return None
     try:
@@ -369,12 +352,12 @@ def _diagnose_probe(fn):
             continue
         h = probe.astype(np.float64)
         top, bottom = np.split(h, 2, axis=0)
-        if _close(z, top + np.exp(bottom / 2) * e) or _close(z, bottom + np.exp(top / 2) * e):
+        if close(z, top + np.exp(bottom / 2) * e) or close(z, bottom + np.exp(top / 2) * e):
             return ("You split along axis 0, the batch: the first half of the EXAMPLES became the mean. The two "
                     "heads were joined along the last axis, so split there: `ops.split(h, 2, axis=-1)` "
                     "(`ops.split` and `tf.split` split axis 0 unless told otherwise) or "
                     "`h[:, :latent_dim]` and `h[:, latent_dim:]`.")
-        if _close(z, h + np.exp(h / 2) * e):
+        if close(z, h + np.exp(h / 2) * e):
             return ("You forgot to split: the whole concatenation h was used as both the mean and the "
                     "log-variance. Split the last axis in two halves first: "
                     "`z_mean, z_log_var = ops.split(h, 2, axis=-1)`.")
@@ -384,7 +367,7 @@ def _diagnose_probe(fn):
 def _concat_values(fn, h, eps):
     """The learner's z for (h, eps), with a diagnosis for errors, lists and wrong shapes."""
     n, k = eps.shape
-    result, err = _try_call(fn, (h, eps))
+    result, err = try_call(fn, (h, eps), "sample_from_concatenated")
     if err is not None:
         diagnosis = _diagnose_probe(fn)
         if diagnosis:
@@ -405,14 +388,14 @@ def _concat_values(fn, h, eps):
 
 def _check_concat_case(fn, h, eps):
     z = _concat_values(fn, h, eps)
-    if _close(z, reference_concatenated(h, eps)):
+    if close(z, reference_concatenated(h, eps)):
         return
     for wrong, message in _concat_mistakes(h, eps):
-        if _close(z, wrong):
+        if close(z, wrong):
             raise Incorrect(message)
-    again, _ = _try_call(fn, (h, eps))
+    again, _ = try_call(fn, (h, eps), "sample_from_concatenated")
     try:
-        same_again = _close(to_array(again, "sample_from_concatenated"), z)
+        same_again = close(to_array(again, "sample_from_concatenated"), z)
     except Incorrect:
         same_again = True
     if not same_again:
@@ -450,7 +433,7 @@ def _check_concat_gradients(fn):
         )
     mean, log_var = _halves(H_2)
     expected = np.concatenate([np.ones_like(mean), 0.5 * np.exp(log_var / 2) * EPS_2], axis=-1)
-    if not _close(np.asarray(grad), expected):
+    if not close(np.asarray(grad), expected):
         raise Incorrect("Your values are right, but the gradients with respect to h are not those of "
                         "mean + exp(log_var / 2) * eps. Is there an `ops.stop_gradient` or a NumPy step inside?")
 
@@ -575,7 +558,7 @@ GRADIENTS_NOT_COMPARED = "You compared the outputs but not the gradients. " + GR
 
 def _run_compare(fn, pair, pair_text):
     encoder, x, eps = _comparison_setup()
-    result, err = _try_call(fn, (pair[0], pair[1], encoder, x, eps))
+    result, err = try_call(fn, (pair[0], pair[1], encoder, x, eps), "compare_samplers")
     if err is not None:
         advice = ""
         if "NoneType" in str(err):

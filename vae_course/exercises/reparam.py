@@ -40,22 +40,6 @@ N_MC = 200_000
 MC_CASES = ((1.0, 0.5), (-0.7, 1.3))
 
 
-def _call(fn, args, name, call_text, advice="", when=(), context=""):
-    """call_learner; when the learner's code raises, say with which inputs and add a sentence of advice.
-
-    With ``when``, the advice is added only if the error message contains one of those words.
-    """
-    try:
-        return call_learner(fn, args, name, call_text)
-    except Incorrect as verdict:
-        text = str(verdict).rstrip()
-        if context:
-            text = text.replace(f"`{call_text}`", f"`{call_text}` {context}", 1)
-        if advice and (not when or any(word in text.lower() for word in when)):
-            text = f"{text}{'' if text.endswith(('.', '!', '?')) else '.'} {advice}"
-        raise Incorrect(text) from None
-
-
 # ---- Exercise: reparameterize(mu, sigma, eps) -------------------------------------------------
 
 
@@ -108,8 +92,8 @@ def _check_reparam_shape(values, expected_shape, what, name):
 
 def _noise_is_ignored(fn, first, name, call_as):
     """Which way the learner's function ignores the given eps, or None if it uses it."""
-    again = to_array(_call(fn, (MU_ONE, SIGMA_ONE, EPS_LONG), name, call_as), name)
-    other = to_array(_call(fn, (MU_ONE, SIGMA_ONE, EPS_OTHER), name, call_as), name)
+    again = to_array(call_learner(fn, (MU_ONE, SIGMA_ONE, EPS_LONG), name, call_as), name)
+    other = to_array(call_learner(fn, (MU_ONE, SIGMA_ONE, EPS_OTHER), name, call_as), name)
     if close(first, again) and not close(first, other):
         return None
     noise = (first - float(MU_ONE)) / float(SIGMA_ONE)
@@ -153,7 +137,7 @@ def check_reparameterize(fn):
     expect_callable(fn, name, call_as)
     what = f"mu = {MU_ONE:g}, sigma = {SIGMA_ONE:g} and eps of shape {EPS_LONG.shape}"
     call_one = f"{name}({MU_ONE:g}, {SIGMA_ONE:g}, eps)"
-    first = to_array(_call(fn, (MU_ONE, SIGMA_ONE, EPS_LONG), name, call_one), name)
+    first = to_array(call_learner(fn, (MU_ONE, SIGMA_ONE, EPS_LONG), name, call_one), name)
     _check_reparam_shape(first, EPS_LONG.shape, what, name)
     expect_finite(first, name, inputs=what)
     expected = reparameterize_reference(MU_ONE, SIGMA_ONE, EPS_LONG)
@@ -167,7 +151,7 @@ def check_reparameterize(fn):
                     "broadcast over the batch.")
     for mu, sigma, label in ((MU_VEC, SIGMA_VEC, "shape (3,)"), (MU_BATCH, SIGMA_BATCH, "shape (4, 3)")):
         what = f"mu and sigma of {label} and a batch of eps of shape {EPS_BATCH.shape}"
-        values = to_array(_call(fn, (mu, sigma, EPS_BATCH), name, call_as, batch_advice, context=f"with {what}"),
+        values = to_array(call_learner(fn, (mu, sigma, EPS_BATCH), name, call_as, batch_advice, context=f"with {what}"),
                           name)
         _check_reparam_shape(values, EPS_BATCH.shape, what, name)
         expect_finite(values, name, inputs=what)
@@ -247,14 +231,14 @@ def _check_normal_statistics(z, mu, sigma, name):
 
 
 def _check_seed(fn, z, name, call_as):
-    again = to_array(_call(fn, (MU_SAMPLE, SIGMA_SAMPLE, N_DRAWS, 0), name, call_as), name)
+    again = to_array(call_learner(fn, (MU_SAMPLE, SIGMA_SAMPLE, N_DRAWS, 0), name, call_as), name)
     if again.shape != z.shape or not close(again, z):
         raise Incorrect(
             "Two calls with the same seed gave different draws. Make the noise depend on `seed` only, e.g. "
             "`rng = np.random.default_rng(seed)` inside the function (TensorFlow's `tf.random.normal(..., "
             "seed=seed)` does not repeat between calls; `keras.random.normal(shape, seed=seed)` does)."
         )
-    other = to_array(_call(fn, (MU_SAMPLE, SIGMA_SAMPLE, N_DRAWS, 1), name, call_as), name)
+    other = to_array(call_learner(fn, (MU_SAMPLE, SIGMA_SAMPLE, N_DRAWS, 1), name, call_as), name)
     if other.shape == z.shape and close(other, z):
         raise Incorrect("Seeds 0 and 1 gave exactly the same draws: your function ignores `seed`. Create the "
                         "generator from it, `np.random.default_rng(seed)`.")
@@ -282,17 +266,17 @@ def check_sample_normal(fn):
     call_as = f"{name}({MU_SAMPLE:g}, {SIGMA_SAMPLE:g}, {N_DRAWS}, seed=0)"
     expect_callable(fn, name, "sample_normal(mu, sigma, n, seed)")
     what = f"mu = {MU_SAMPLE:g}, sigma = {SIGMA_SAMPLE:g}, n = {N_DRAWS:,}"
-    z = to_array(_call(fn, (MU_SAMPLE, SIGMA_SAMPLE, N_DRAWS, 0), name, call_as), name)
+    z = to_array(call_learner(fn, (MU_SAMPLE, SIGMA_SAMPLE, N_DRAWS, 0), name, call_as), name)
     _check_count(z, N_DRAWS, name, what)
     expect_finite(z, name, inputs=what)
     mean, std = _check_normal_statistics(z, MU_SAMPLE, SIGMA_SAMPLE, name)
     _check_seed(fn, z, name, call_as)
 
-    small = to_array(_call(fn, (0.0, 1.0, 7, 3), name, f"{name}(0, 1, 7, seed=3)"), name)
+    small = to_array(call_learner(fn, (0.0, 1.0, 7, 3), name, f"{name}(0, 1, 7, seed=3)"), name)
     _check_count(small, 7, name, "n = 7")
 
     second_call = f"{name}({MU_SECOND:g}, {SIGMA_SECOND:g}, {N_DRAWS}, seed=0)"
-    second = to_array(_call(fn, (MU_SECOND, SIGMA_SECOND, N_DRAWS, 0), name, second_call), name)
+    second = to_array(call_learner(fn, (MU_SECOND, SIGMA_SECOND, N_DRAWS, 0), name, second_call), name)
     _check_count(second, N_DRAWS, name, f"mu = {MU_SECOND:g}, sigma = {SIGMA_SECOND:g}")
     if not close((second - MU_SECOND) / SIGMA_SECOND, (z - MU_SAMPLE) / SIGMA_SAMPLE, rtol=1e-4, atol=1e-4):
         raise Incorrect(
@@ -300,7 +284,8 @@ def check_sample_normal(fn):
             "stretched: (z − μ)/σ should be identical. Yours differ, so your noise depends on μ or σ. "
             "Draw eps from the seed alone, then return `reparameterize(mu, sigma, eps)`."
         )
-    return f"Your {N_DRAWS:,} draws have mean {mean:.3f} and standard deviation {std:.3f} (μ = {MU_SAMPLE:g}, σ = {SIGMA_SAMPLE:g})."
+    return (f"Your {N_DRAWS:,} draws have mean {mean:.3f} and standard deviation {std:.3f} "
+            f"(μ = {MU_SAMPLE:g}, σ = {SIGMA_SAMPLE:g}).")
 
 
 # ---- Exercise: reparam_gradients(mu, sigma, eps) ----------------------------------------------
@@ -408,7 +393,7 @@ def check_reparam_gradients(fn):
 
     def gradients(eps):
         call_as, context = f"{name}({MU_GRAD:g}, {SIGMA_GRAD:g}, eps)", f"with {eps.size} draws of eps"
-        result = _call(fn, (MU_GRAD, SIGMA_GRAD, eps), name, call_as, DTYPE_ADVICE, when=("float", "dtype"),
+        result = call_learner(fn, (MU_GRAD, SIGMA_GRAD, eps), name, call_as, DTYPE_ADVICE, when=("float", "dtype"),
                        context=context)
         values = _as_pair(result, name, none_advice=NONE_GRADIENT)
         expect_finite(values, name, inputs=f"`{call_as}` {context}")
@@ -477,7 +462,7 @@ def check_mc_gradients(fn):
     expect_callable(fn, name, "mc_gradients(mu, sigma, n, seed)")
     for mu, sigma in MC_CASES:
         call_as = f"{name}({mu:g}, {sigma:g}, {N_MC}, seed=0)"
-        values = _as_pair(_call(fn, (mu, sigma, N_MC, 0), name, call_as), name, "g_mu", "g_sigma")
+        values = _as_pair(call_learner(fn, (mu, sigma, N_MC, 0), name, call_as), name, "g_mu", "g_sigma")
         expect_finite(values, name, inputs=call_as)
         errors = np.array(mc_standard_errors(mu, sigma, N_MC))
         exact = np.array([2 * mu, 2 * sigma])
@@ -491,7 +476,7 @@ def check_mc_gradients(fn):
             f"they should be within a few standard errors ({np.round(errors, 3).tolist()}) of 2μ = {2 * mu:g} and "
             f"2σ = {2 * sigma:g}."
         )
-    small = [_as_pair(_call(fn, (1.0, 0.5, 10, seed), name, f"{name}(1, 0.5, 10, seed={seed})"), name,
+    small = [_as_pair(call_learner(fn, (1.0, 0.5, 10, seed), name, f"{name}(1, 0.5, 10, seed={seed})"), name,
                       "g_mu", "g_sigma") for seed in (0, 0, 1)]
     if np.allclose(small[0], [2.0, 1.0]) and np.allclose(small[2], [2.0, 1.0]):
         raise Incorrect("Your function returns exactly 2μ and 2σ even from 10 draws: that is the exact answer, "

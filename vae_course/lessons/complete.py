@@ -14,13 +14,12 @@ model and ``make_vae`` are trained and measured the same way.
 
 import math
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
-
-from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
-import keras
 from keras import ops
 
+from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
 from ..vae.maths import kl_log_var
 from ..vae.model import VAE, build_decoder, build_encoder, make_vae, reconstruction_nats
 
@@ -31,7 +30,7 @@ BATCH_SIZE = 64
 LEARNING_RATE = 5e-3
 SEED = 0
 # The lesson's bar for the learner's model: test negative ELBO in nats per 8x8 digit.
-# make_vae trained the same way reaches about 23.9 (vae_course.train).
+# make_vae trained the same way reaches about 23.9 (python -m vae_course train).
 ELBO_BAR = 26.0
 
 # ---------------------------------------------------------------------------------------------- reference pieces

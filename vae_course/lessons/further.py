@@ -11,14 +11,13 @@ The maths, for q(z | x) = N(mu, diag sigma^2) and p(z) = N(0, I):
 - the KL to the prior splits over latent dimensions: KL = sum_j 1/2 (sigma_j^2 + mu_j^2 - 1 - log sigma_j^2).
 """
 
-import math
 
-import numpy as np
-
-from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
 import keras
+import numpy as np
 from keras import ops
 
+from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
+from ..vae import arrays
 from ..vae.elbo import elbo_terms, importance_log_weights
 from ..vae.model import VAE, build_decoder, build_encoder, make_vae, reconstruction_nats
 
@@ -32,10 +31,8 @@ FREE_BITS = 0.5  # nats per latent dimension
 
 
 def to_numpy(value):
-    """A NumPy float64 array from an array, a tensor, a number or a list of numbers."""
-    if not isinstance(value, (np.ndarray, np.generic, int, float, list, tuple)):
-        value = ops.convert_to_numpy(value)
-    return np.asarray(value, dtype=np.float64)
+    """``vae_course.vae.arrays.to_numpy`` in float64: what this lesson's tables and figures compute with."""
+    return arrays.to_numpy(value, np.float64)
 
 
 # ---- the three exercises, reference versions --------------------------------------------------------------
@@ -159,7 +156,7 @@ def encode(vae, x):
 def log_weights(vae, x, k, seed=0, copies=10):
     """log w = log p(x | z) + log p(z) - log q(z | x) for k draws z ~ q(z | x) per example: shape (k, n).
 
-    Calls ``vae_course.elbo.importance_log_weights`` on ``copies`` stacked copies of x with k / copies draws,
+    Calls ``vae_course.vae.elbo.importance_log_weights`` on ``copies`` stacked copies of x with k / copies draws,
     then regroups: the same independent draws, with ``copies`` times fewer (and larger) decoder calls.
     """
     k, copies = int(k), int(copies)

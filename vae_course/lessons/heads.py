@@ -23,12 +23,11 @@ distribution its sampler really draws from.
 
 import math
 
-import numpy as np
-
-from .. import _quiet  # noqa: F401  (TensorFlow's log level, before TensorFlow loads)
 import keras
+import numpy as np
 from keras import ops
 
+from .. import _quiet  # noqa: F401  (TensorFlow's log level, before TensorFlow loads)
 from ..vae.elbo import negative_elbo
 from ..vae.maths import kl_log_var
 from ..vae.model import VAE, build_decoder, build_encoder
@@ -265,7 +264,8 @@ class VAE2016(VAE):
 
 def make_vae_2016(input_shape, latent_dim=2, hidden=(256, 128), beta=1.0, activation="gelu", seed=None,
                   epsilon_std=1.0):
-    """``make_vae``'s architecture with the 2016 sampler/KL pair (``VAE2016``); epsilon_std=1 isolates the sigma mix-up."""
+    """``make_vae``'s architecture with the 2016 sampler/KL pair (``VAE2016``); epsilon_std=1 isolates the sigma
+    mix-up."""
     input_shape = tuple(int(d) for d in input_shape)
     encoder = build_encoder(input_shape, latent_dim, hidden, activation)
     decoder = build_decoder(input_shape, latent_dim, tuple(reversed(hidden)), activation)

@@ -23,6 +23,15 @@ import ipywidgets
 import numpy as np
 
 from .. import _quiet  # noqa: F401  (TensorFlow's log level, before anything imports it)
+from ..vae.arrays import as_images, encode_means, to_numpy
+from ..vae.plots import (  # noqa: F401  (the manifold's pieces live with the library's figure; the lesson uses them)
+    IMAGE_CMAP,
+    manifold_grid,
+    normal_quantiles,
+    plot_image_grid,
+    plot_manifold_images,
+    tile_images,
+)
 from .widgets import EXPLORER_DPI, canvas_png, explorer_figure, figure_image, redraw_on_change
 
 SLIDER_RANGE = (-3.0, 3.0)  # the explorer's sliders: 3 prior standard deviations either way
@@ -37,56 +46,25 @@ def interpolate(z_a, z_b, n):
 
     z(t) = z_a + t (z_b - z_a) with t = 0, 1/(n-1), ..., 1 (n = 1 gives z_a alone).
     """
-    z_a = np.asarray(_numpy(z_a), dtype=np.float64).reshape(-1)
-    z_b = np.asarray(_numpy(z_b), dtype=np.float64).reshape(-1)
+    z_a = to_numpy(z_a, np.float64).reshape(-1)
+    z_b = to_numpy(z_b, np.float64).reshape(-1)
     if z_a.shape != z_b.shape:
         raise ValueError(f"z_a and z_b must have the same size, got {z_a.shape} and {z_b.shape}")
     t = np.linspace(0.0, 1.0, int(n))[:, None]
     return (z_a + t * (z_b - z_a)).astype(np.float32)
 
 
-def normal_quantiles(n):
-    """The n standard normal quantiles Phi^-1((i + 1/2) / n), i = 0..n-1, increasing.
-
-    The cells between neighbouring midpoints each hold prior mass 1/n, so a grid built
-    from these values spends its points where N(0, 1) puts its mass.
-    """
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    standard = NormalDist()
-    return np.array([standard.inv_cdf((i + 0.5) / n) for i in range(n)], dtype=np.float32)
-
-
-def manifold_grid(values):
-    """Every pair of ``values`` as (n*n, 2) points in picture order (row by row, from the top).
-
-    Point ``r * n + c`` is the tile in row r, column c: z[0] = values[c] grows from left to
-    right, z[1] = values[n - 1 - r] grows from bottom to top, so row 0 holds the largest z[1].
-    """
-    values = np.asarray(_numpy(values), dtype=np.float32).reshape(-1)
-    z0, z1 = np.meshgrid(values, values[::-1])  # rows of the picture: z[1] from largest to smallest
-    return np.stack([z0.ravel(), z1.ravel()], axis=1)
-
-
 def decode_grid(decoder, grid):
     """sigmoid(decoder(grid)) in ONE call: pixel probabilities for every row of ``grid``."""
     from keras import ops
 
-    z = np.asarray(_numpy(grid), dtype=np.float32)
-    return np.asarray(ops.convert_to_numpy(ops.sigmoid(decoder(z, training=False))))
+    z = to_numpy(grid, np.float32)
+    return to_numpy(ops.sigmoid(decoder(z, training=False)))
 
 
 def latent_means(encoder, x, batch_size=2048):
     """z_mean for every image in x, from a few large batches of ``encoder`` (which returns z_mean, z_log_var)."""
-    from keras import ops
-
-    x = np.asarray(_numpy(x), dtype=np.float32)
-    parts = [ops.convert_to_numpy(encoder(x[i : i + batch_size], training=False)[0])
-             for i in range(0, len(x), int(batch_size))]
-    if not parts:
-        return np.zeros((0, int(encoder.outputs[0].shape[-1])), dtype=np.float32)
-    return np.concatenate(parts).astype(np.float32)
+    return encode_means(encoder, x, batch_size)
 
 
 def prior_mass_per_cell(points):
@@ -108,57 +86,21 @@ def _normal_cdf(value):
     return NormalDist().cdf(float(value))
 
 
-def _numpy(value):
-    """A tensor, array, list or number as something NumPy understands."""
-    if hasattr(value, "numpy") and callable(value.numpy):
-        return value.numpy()
-    if isinstance(value, (list, tuple, np.ndarray, np.generic, int, float)):
-        return value
-    from keras import ops
-
-    return ops.convert_to_numpy(value)
-
-
-def _images(values):
-    """(n, h, w) float array from (n, h, w), (n, h, w, 1) or a tensor."""
-    images = np.asarray(_numpy(values), dtype=np.float32)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3:
-        raise ValueError(f"expected images of shape (n, height, width), got shape {images.shape}")
-    return images
-
-
 # ---- figures ---------------------------------------------------------------------------------
-
-
-def tile_images(images, nrows, ncols, gap=1):
-    """One picture made of ``nrows`` x ``ncols`` images in reading order, ``gap`` blank pixels between tiles."""
-    images = _images(images)
-    if len(images) != nrows * ncols:
-        raise ValueError(f"got {len(images)} images for a {nrows} x {ncols} picture")
-    h, w = images.shape[1:]
-    picture = np.zeros((nrows * (h + gap) - gap, ncols * (w + gap) - gap), dtype=np.float32)
-    for index, image in enumerate(images):
-        row, col = divmod(index, ncols)
-        picture[row * (h + gap) : row * (h + gap) + h, col * (w + gap) : col * (w + gap) + w] = image
-    return picture
 
 
 def plot_interpolation(images, x_a=None, x_b=None, labels=None, title=None):
     """The decoded path as a strip of images (t = 0 ... 1), with the two original images at its ends."""
-    from ..vae.plots import plot_image_grid
-
-    decoded = _images(images)
+    decoded = as_images(images)
     n = len(decoded)
     t = np.linspace(0.0, 1.0, n)
     strip, titles = list(decoded), [f"t={v:.2f}" for v in t]
     names = labels or ("image A", "image B")
     if x_a is not None:
-        strip.insert(0, _images(np.asarray(x_a)[None])[0])
+        strip.insert(0, as_images(np.asarray(x_a)[None])[0])
         titles.insert(0, names[0])
     if x_b is not None:
-        strip.append(_images(np.asarray(x_b)[None])[0])
+        strip.append(as_images(np.asarray(x_b)[None])[0])
         titles.append(names[1])
     fig = plot_image_grid(np.stack(strip), titles=titles, ncols=len(strip), cell_size=0.9)
     fig.suptitle(title or f"{n} images decoded from a straight line in latent space (originals at the ends)")
@@ -191,46 +133,14 @@ def plot_grid_spacing(n=15, span=3.0):
     return fig
 
 
-def plot_manifold_images(images, grid, title=None, tick_every=2):
-    """Decoded grid images tiled into one picture, axes labelled with each tile's latent coordinates.
-
-    ``grid`` holds the (n*n, 2) points in picture order (see ``manifold_grid``); the tick
-    labels are read from it, so a grid in the wrong order shows up in the axes.
-    """
-    import matplotlib.pyplot as plt
-
-    from ..vae.plots import IMAGE_CMAP
-
-    images = _images(images)
-    grid = np.asarray(_numpy(grid), dtype=np.float32)
-    n = math.isqrt(len(images))
-    if n * n != len(images) or grid.shape != (len(images), 2):
-        raise ValueError(f"expected n*n images and an (n*n, 2) grid, got {len(images)} images and grid "
-                         f"of shape {grid.shape}")
-    h, w = images.shape[1:]
-    gap = 1
-    picture = tile_images(images, n, n, gap)
-    fig, ax = plt.subplots(figsize=(6.6, 6.6), layout="constrained")
-    ax.imshow(picture, cmap=IMAGE_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
-    centres_x = np.arange(n) * (w + gap) + (w - 1) / 2
-    centres_y = np.arange(n) * (h + gap) + (h - 1) / 2
-    shown = np.arange(0, n, max(int(tick_every), 1))
-    ax.set_xticks(centres_x[shown], [f"{v:.1f}" for v in grid[:n, 0][shown]])
-    ax.set_yticks(centres_y[shown], [f"{v:.1f}" for v in grid[::n, 1][shown]])
-    ax.set_xlabel("z[0] (tile centres)")
-    ax.set_ylabel("z[1] (tile centres)")
-    ax.set_title(title or f"Images decoded from a {n} x {n} grid at normal quantiles")
-    return fig
-
-
 def overlay_on_latent_map(fig, path=None, grid=None):
     """Draw an interpolation path (a line with dots) and grid points (crosses) on a latent-space scatter."""
     ax = fig.axes[0]
     if grid is not None:
-        grid = np.asarray(_numpy(grid))
+        grid = to_numpy(grid)
         ax.scatter(grid[:, 0], grid[:, 1], marker="+", s=14, color="0.55", lw=0.8, label="manifold grid")
     if path is not None:
-        path = np.asarray(_numpy(path))
+        path = to_numpy(path)
         ax.plot(path[:, 0], path[:, 1], "-o", color="black", ms=3, lw=1.2, label="interpolation path")
         ax.annotate("A", path[0, :2], xytext=(-12, 6), textcoords="offset points", fontweight="bold")
         ax.annotate("B", path[-1, :2], xytext=(6, 6), textcoords="offset points", fontweight="bold")
@@ -262,7 +172,7 @@ def plot_aggregate_posterior(z_mean=None, y=None, title=None):
     hist_ax.plot(grid_z, np.exp(-0.5 * grid_z**2) / math.sqrt(2 * math.pi), color="black", lw=2,
                  label="prior N(0, 1)")
     if not missing:
-        z = np.asarray(_numpy(z_mean), dtype=np.float64)
+        z = to_numpy(z_mean, np.float64)
         if y is None:
             ax.scatter(z[:, 0], z[:, 1], s=4, alpha=0.6)
         else:
@@ -311,8 +221,6 @@ class LatentExplorer(ipywidgets.VBox):
     """
 
     def __init__(self, decoder, z_points=None, labels=None, value=(0.0, 0.0), dpi=EXPLORER_DPI):
-        from ..vae.plots import IMAGE_CMAP
-
         self.decoder = decoder
         latent_dim = int(decoder.inputs[0].shape[-1])
         if latent_dim != 2:
@@ -329,7 +237,7 @@ class LatentExplorer(ipywidgets.VBox):
         self.image = figure_image(self.figure)  # shown at the PNG's own size, not stretched
         map_ax, image_ax = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
         if z_points is not None:
-            z_points = np.asarray(_numpy(z_points))
+            z_points = to_numpy(z_points)
             colours = None if labels is None else np.asarray(labels)
             points = map_ax.scatter(z_points[:, 0], z_points[:, 1], c=colours, s=5, cmap="tab10", vmin=-0.5,
                                     vmax=9.5, alpha=0.6)
@@ -373,7 +281,7 @@ class LatentExplorer(ipywidgets.VBox):
         from keras import ops
 
         self._point[0] = z
-        return np.asarray(ops.convert_to_numpy(ops.sigmoid(self.decoder(self._point, training=False))))[0]
+        return to_numpy(ops.sigmoid(self.decoder(self._point, training=False)))[0]
 
     def update(self):
         """Decode the sliders' point and redraw the existing figure into the image widget."""

@@ -17,11 +17,11 @@ z = z_mean + exp(z_log_var / 2) * eps.
 
 import re
 
+import keras
 import numpy as np
+from keras import layers, ops
 
 from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
-import keras
-from keras import layers, ops
 
 
 def build_2016_encoder(

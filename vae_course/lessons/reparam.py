@@ -13,6 +13,7 @@ slider explorer. Everything random takes a seed.
 import numpy as np
 
 from .. import _quiet  # noqa: F401  (TensorFlow's log level, before anything imports it)
+from ..vae.arrays import to_numpy
 from .widgets import EXPLORER_DPI, MU_RANGE, SIGMA_RANGE, MuSigmaExplorer, explorer_figure  # noqa: F401
 
 # The slider explorer's fixed x-axis; its sliders' ranges MU_RANGE and SIGMA_RANGE come from vae_course.widgets.
@@ -103,7 +104,7 @@ def plot_histogram_vs_density(z, mu, sigma, ax=None, bins=50, title=None):
         ax.text(0.03, 0.95, "no draws yet:\nfinish the exercise above", transform=ax.transAxes,
                 ha="left", va="top", color="0.4")
     else:
-        z = _as_numpy(z).ravel()
+        z = to_numpy(z, np.float64).ravel()
         ax.hist(z, bins=bins, density=True, histtype="stepfilled", alpha=0.55, color="C0",
                 label=f"histogram of {z.size:,} draws")
         grid = np.linspace(min(grid[0], z.min()), max(grid[-1], z.max()), 400)
@@ -159,7 +160,7 @@ def plot_gradient_convergence(estimator=None, mu=1.0, sigma=0.5, sizes=None, see
     note = ""
     if estimator is None or _is_missing(estimator) or _is_missing(estimator(mu, sigma, int(sizes[0]), 0)):
         estimator, note = mc_gradients, " (packaged estimator: yours is not written yet)"
-    estimates = np.array([[_as_numpy(estimator(mu, sigma, int(n), seed)).ravel() for seed in range(seeds)]
+    estimates = np.array([[to_numpy(estimator(mu, sigma, int(n), seed), np.float64).ravel() for seed in range(seeds)]
                           for n in sizes])  # (len(sizes), seeds, 2)
     errors = mc_standard_errors(mu, sigma, sizes)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
@@ -175,18 +176,6 @@ def plot_gradient_convergence(estimator=None, mu=1.0, sigma=0.5, sizes=None, see
     fig.suptitle(f"Monte Carlo gradients through z = μ + σ·ε, μ = {mu:g}, σ = {sigma:g}{note}")
     fig.tight_layout()
     return fig
-
-
-def _as_numpy(values):
-    if hasattr(values, "numpy") and callable(values.numpy):
-        values = values.numpy()
-    elif not isinstance(values, (list, tuple, np.ndarray, np.generic, int, float)):
-        from keras import ops
-
-        values = ops.convert_to_numpy(values)
-    if isinstance(values, (list, tuple)):
-        values = [_as_numpy(v) for v in values]
-    return np.asarray(values, dtype=np.float64)
 
 
 # ---- the slider explorer -------------------------------------------------------------------

@@ -15,10 +15,9 @@ the breakdown points, and draws them.
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from .. import _quiet  # noqa: F401  (TensorFlow's log level, before TensorFlow loads)
 from keras import ops
 
+from .. import _quiet  # noqa: F401  (TensorFlow's log level, before TensorFlow loads)
 from ..vae.maths import kl_log_var, kl_sigma
 
 _F32 = np.finfo(np.float32)
@@ -52,7 +51,8 @@ def kl_17_4_plain(mu, log_var):
 
 
 def clamped(low=-20.0, high=20.0):
-    """Equation 17-4 on gamma clipped to [low, high] (the fix of synthcity#331): finite, but d KL / d gamma = 0 outside."""
+    """Equation 17-4 on gamma clipped to [low, high] (the fix of synthcity#331): finite, but d KL / d gamma = 0
+    outside."""
 
     def kl_17_4_clamped(mu, log_var):
         return kl_log_var(mu, ops.clip(ops.convert_to_tensor(log_var), low, high))
@@ -149,7 +149,8 @@ class Breakdown:
 
 
 def breakdown_points(forms=None, low=-120.0, high=100.0, mu=0.0):
-    """For each form, the first gamma (walking out from 0 to ``low`` and to ``high``) where KL or its gradient is not finite."""
+    """For each form, the first gamma (walking out from 0 to ``low`` and to ``high``) where KL or its gradient is not
+    finite."""
     rows = []
     for label, form in (forms or FORMS).items():
         for index, quantity in enumerate(("KL", "dKL/dγ")):
@@ -230,7 +231,8 @@ def underflow_points(low=-120.0):
 
 
 def log_sigma_squared_error(gammas):
-    """|log(sigma^2) - gamma| with sigma^2 from NumPy float32: the digits lost to subnormal numbers (inf once sigma^2 = 0)."""
+    """|log(sigma^2) - gamma| with sigma^2 from NumPy float32: the digits lost to subnormal numbers (inf once sigma^2
+    = 0)."""
     var = sigma_squared_float32(gammas, "numpy").astype(np.float64)
     with np.errstate(divide="ignore"):
         return np.abs(np.log(var) - np.asarray(gammas, dtype=np.float64))
@@ -320,7 +322,8 @@ def plot_underflow(gammas):
     exact = np.exp(gammas.astype(np.float64))
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     left.semilogy(gammas, exact, color="black", lw=1, label="exact exp(γ) (float64)")
-    for backend, style in (("numpy", {"color": "#9a6700", "lw": 2.5}), ("tensorflow", {"color": "#cf222e", "lw": 1.5, "ls": "--"})):
+    styles = (("numpy", {"color": "#9a6700", "lw": 2.5}), ("tensorflow", {"color": "#cf222e", "lw": 1.5, "ls": "--"}))
+    for backend, style in styles:
         var = sigma_squared_float32(gammas, backend).astype(np.float64)
         left.semilogy(gammas, np.where(var > 0, var, np.nan), label=f"σ² in float32, {backend}", **style)
     limits = FLOAT32_LIMITS
@@ -345,7 +348,8 @@ def plot_underflow(gammas):
 
 
 def plot_standardized_noise(samples, bins=40):
-    """Histograms of eps = (z - z_mean) / exp(z_log_var / 2), one per entry of ``samples`` ({label: eps}), against N(0, 1).
+    """Histograms of eps = (z - z_mean) / exp(z_log_var / 2), one per entry of ``samples`` ({label: eps}), against
+    N(0, 1).
 
     If a sampling layer is right, eps recovered from its output is standard normal whatever mean and log_var were.
     """
@@ -370,7 +374,8 @@ def plot_standardized_noise(samples, bins=40):
 # ---- a slider to explore one gamma at a time ----------------------------------------------------
 
 def describe_gamma(gamma, mu=0.0):
-    """One line per quantity at a single gamma, in float32: sigma^2 by both libraries, and each form's KL and gradient."""
+    """One line per quantity at a single gamma, in float32: sigma^2 by both libraries, and each form's KL and
+    gradient."""
     g = np.float32(gamma)
     lines = [f"γ = {float(g):.6g}",
              f"σ² = exp(γ/2)²: TensorFlow {sigma_squared_float32([g], 'tensorflow')[0]:.4g}, "

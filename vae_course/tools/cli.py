@@ -12,7 +12,8 @@ import sys
 SUBCOMMANDS = {
     "train": ("vae_course.tools.train", "train a complete VAE and write the model, metrics and figures"),
     "lessons": ("vae_course.tools.generate", "generate lessons/ from solutions/ (or --check that they match)"),
-    "bench": ("vae_course.tools.bench", "benchmark training speed and quality against the textbook's recipe, and the course"),
+    "bench": ("vae_course.tools.bench",
+              "benchmark training speed and quality against the textbook's recipe, and the course"),
 }
 
 

@@ -6,10 +6,9 @@ outputs the same per-pixel p, so it is scored by the same rule as any other mode
 """
 
 import numpy as np
-
-from .. import _quiet  # noqa: F401
 from keras import ops
 
+from .. import _quiet  # noqa: F401
 from .likelihood import likelihood_for
 from .maths import kl_log_var
 
@@ -60,7 +59,8 @@ def _posterior_draw(vae, x, rng):
     latent_dim = int(vae.decoder.inputs[0].shape[-1])
     eps = rng.standard_normal((len(x), latent_dim)).astype(np.float32)
     z, log_q = vae.sample_posterior(x, eps=eps)
-    return z, ops.convert_to_numpy(log_q).astype(np.float64), _log_normal(ops.convert_to_numpy(z).astype(np.float64), 0.0, 0.0)
+    log_prior = _log_normal(ops.convert_to_numpy(z).astype(np.float64), 0.0, 0.0)
+    return z, ops.convert_to_numpy(log_q).astype(np.float64), log_prior
 
 
 def _sampled_elbo_terms(vae, x, n_samples, rng, batch_size, lik):

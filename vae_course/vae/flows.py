@@ -9,19 +9,19 @@ triangular, so
 
 There is no closed form for KL(q || N(0, I)) any more: the loss estimates it with the same draw as the
 reconstruction term, KL ~ log q(z_T | x) - log N(z_T; 0, I) (one-sample Monte Carlo, lesson 05). The prior,
-the decoder and the likelihood (binary cross-entropy summed over pixels) are those of ``model.VAE``, so the
+the decoder and the likelihood p(x | z) (``model.VAE.likelihood``) are those of ``model.VAE``, so the
 negative ELBO stays in the same nats. With a 2-D latent space the true posterior is far from Gaussian and
-the flow tightens the bound (``recipes.train_best`` uses it there; see its docstring).
+the flow tightens the bound (``recipes.train_best(..., flow_steps=4)``; its docstring says why they are off by
+default under the Binomial likelihood).
 """
 
 import math
 
-import numpy as np
-
-from .. import _quiet  # noqa: F401
 import keras
+import numpy as np
 from keras import layers, ops
 
+from .. import _quiet  # noqa: F401
 from .model import VAE, _with_old_file_defaults, build_decoder, build_encoder
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -81,7 +81,8 @@ class IAFStep(layers.Layer):
         self.w_shift = self.add_weight(shape=(width, d), initializer=small, name="w_shift")
         self.w_gate = self.add_weight(shape=(width, d), initializer=small, name="w_gate")
         self.b_shift = self.add_weight(shape=(d,), initializer="zeros", name="b_shift")
-        self.b_gate = self.add_weight(shape=(d,), initializer=keras.initializers.Constant(self.gate_bias), name="b_gate")
+        gate = keras.initializers.Constant(self.gate_bias)
+        self.b_gate = self.add_weight(shape=(d,), initializer=gate, name="b_gate")
 
     def call(self, inputs):
         z, h = inputs

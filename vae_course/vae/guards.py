@@ -5,8 +5,9 @@ import math
 import signal
 import threading
 
-from .. import _quiet  # noqa: F401
 import keras
+
+from .. import _quiet  # noqa: F401
 
 LIKELY_CAUSES = (
     "Likely causes: (1) a learning rate that is too high: try one ten times smaller; "

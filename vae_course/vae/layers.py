@@ -1,8 +1,9 @@
 """The sampling layer: the reparameterization trick as a Keras 3 layer."""
 
-from .. import _quiet  # noqa: F401
 import keras
 from keras import ops
+
+from .. import _quiet  # noqa: F401
 
 
 @keras.saving.register_keras_serializable(package="vae_course")
@@ -36,7 +37,8 @@ def _as_pair(inputs):
     if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
         raise ValueError(
             "Sampling expects a list of two tensors, [mean, log_var]; "
-            f"got {type(inputs).__name__}{'' if not isinstance(inputs, (list, tuple)) else f' of length {len(inputs)}'}."
+            f"got {type(inputs).__name__}"
+            f"{'' if not isinstance(inputs, (list, tuple)) else f' of length {len(inputs)}'}."
         )
     mean, log_var = inputs
     if tuple(mean.shape) != tuple(log_var.shape):

@@ -23,9 +23,9 @@ import math
 import os
 
 import numpy as np
+from keras import ops
 
 from .. import _quiet  # noqa: F401
-from keras import ops
 
 LEVEL_TOLERANCE = 1e-3  # how far (in counts) x * n may sit from a whole number: float32 rounding of k / 255
 

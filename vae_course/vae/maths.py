@@ -5,9 +5,9 @@ over the last (latent) axis, so a batch of shape (n, K) gives n values.
 """
 
 import numpy as np
+from keras import ops
 
 from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
-from keras import ops
 
 
 def kl_sigma(mu, sigma):

@@ -10,12 +10,11 @@ trained on, ``negative_elbo`` scores it with its likelihood.
 
 import math
 
-import numpy as np
-
-from .. import _quiet  # noqa: F401
 import keras
+import numpy as np
 from keras import layers, ops
 
+from .. import _quiet  # noqa: F401
 from .layers import Sampling
 from .likelihood import RECONSTRUCTIONS, likelihood_for, textbook_bce
 from .maths import kl_log_var
@@ -36,7 +35,7 @@ def build_encoder(input_shape, latent_dim, hidden=(256, 128), activation="gelu",
 
 
 def build_decoder(output_shape, latent_dim, hidden=(128, 256), activation="gelu", name="decoder", dropout=0.0):
-    """z -> logits of p(x | z), one per pixel (``likelihood``: p = sigmoid(logit)); ``dropout`` after each hidden layer."""
+    """z -> logits of p(x | z), one per pixel (p = sigmoid(logit)); ``dropout`` after each hidden layer."""
     z = keras.Input(shape=(latent_dim,), name="z")
     h = z
     for i, units in enumerate(hidden):

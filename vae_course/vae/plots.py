@@ -7,9 +7,12 @@ figure. This module does not choose a matplotlib backend.
 """
 
 import math
+from statistics import NormalDist
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from .arrays import as_images, encode_means, to_numpy
 
 IMAGE_CMAP = "binary"  # dark ink on white, pixel value 1 = black
 
@@ -22,11 +25,11 @@ def _history_dict(history):
     return history
 
 
-def plot_loss_curves(history_dict, title="Training loss per epoch"):
-    """Total loss and reconstruction term (left) and KL term (right) per epoch, in nats per image.
+def plot_loss_curves(history_dict, title="Training loss per epoch", units="nats per image"):
+    """Total loss and reconstruction term (left) and KL term (right) per epoch, labelled in ``units``.
 
     ``history_dict`` is ``fit(...).history`` (or the History itself); ``val_`` curves are drawn dashed
-    when present.
+    when present. A model trained on the textbook's BCE should pass other ``units``: its loss is not in nats.
     """
     history = _history_dict(history_dict)
     panels = (
@@ -46,7 +49,7 @@ def plot_loss_curves(history_dict, title="Training loss per epoch"):
                 ax.plot(epochs, np.asarray(values, dtype=float), style, label=label + (suffix if has_val else ""))
                 drawn += 1
         ax.set_xlabel("epoch")
-        ax.set_ylabel("nats per image")
+        ax.set_ylabel(units)
         if ax.lines:
             ax.legend()
         ax.grid(alpha=0.3)
@@ -59,16 +62,6 @@ def plot_loss_curves(history_dict, title="Training loss per epoch"):
     return fig
 
 
-def _as_images(images):
-    """(n, h, w) float array from (n, h, w), (n, h, w, 1) or a tensor."""
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3:
-        raise ValueError(f"expected images of shape (n, height, width), got shape {images.shape}")
-    return images
-
-
 def _show(ax, image):
     ax.imshow(image, cmap=IMAGE_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
@@ -77,7 +70,7 @@ def _show(ax, image):
 
 def plot_image_grid(images, titles=None, ncols=10, title=None, cell_size=1.0):
     """Images (pixel values in [0, 1]) in a grid of ``ncols`` columns, optionally one title each."""
-    images = _as_images(images)
+    images = as_images(images)
     n = len(images)
     if n == 0:
         raise ValueError("no images to plot")
@@ -100,17 +93,9 @@ def plot_image_grid(images, titles=None, ncols=10, title=None, cell_size=1.0):
     return fig
 
 
-def _to_numpy(tensor):
-    from keras import ops
-
-    return np.asarray(ops.convert_to_numpy(tensor))
-
-
 def encode_mean(vae, x, batch_size=2048):
     """z_mean for every row of x, from ``vae.encoder`` in a few large batches."""
-    x = np.asarray(x, dtype=np.float32)
-    parts = [_to_numpy(vae.encoder(x[i : i + batch_size], training=False)[0]) for i in range(0, len(x), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0, latent_dim_of(vae)), dtype=np.float32)
+    return encode_means(vae.encoder, x, batch_size)
 
 
 def latent_dim_of(vae):
@@ -127,8 +112,8 @@ def plot_reconstructions(vae, x, n=10, ncols=10):
     n = len(x)
     if n == 0:
         raise ValueError("no images to reconstruct")
-    recon = _as_images(_to_numpy(vae.generate(encode_mean(vae, x))))
-    originals = _as_images(x)
+    recon = as_images(to_numpy(vae.generate(encode_mean(vae, x))))
+    originals = as_images(x)
     ncols = max(1, min(int(ncols), n))
     pairs = math.ceil(n / ncols)
     fig, axes = plt.subplots(2 * pairs, ncols, figsize=(ncols, 2 * pairs + 0.6), squeeze=False, layout="constrained")
@@ -149,12 +134,12 @@ def plot_reconstructions(vae, x, n=10, ncols=10):
 
 
 def plot_prior_samples(vae, n=25, seed=0, ncols=None):
-    """Images decoded from ``n`` points z ~ N(0, I), all in one batch; pixel probabilities are shown."""
+    """Images decoded from ``n`` points z ~ N(0, I), all in one batch; the mean of p(x | z) is shown."""
     n = int(n)
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     z = np.random.default_rng(seed).standard_normal((n, latent_dim_of(vae))).astype(np.float32)
-    images = _to_numpy(vae.generate(z))
+    images = to_numpy(vae.generate(z))
     ncols = ncols or math.ceil(math.sqrt(n))
     return plot_image_grid(images, ncols=ncols, title=f"{n} samples decoded from the prior z ~ N(0, I)")
 
@@ -214,12 +199,10 @@ def plot_manifold(vae, n=15, span=None, title=None):
     """Decode an n x n grid of z in one batch and tile the images into one picture (2-D latent spaces only).
 
     By default the coordinates are the normal quantiles Phi^-1((i + 1/2) / n) of lesson 08
-    (``latent.normal_quantiles``), so every column and every row holds the same share 1/n of the
+    (``normal_quantiles``), so every column and every row holds the same share 1/n of the
     prior's mass. Pass ``span`` for evenly spaced coordinates on [-span, span] instead. Tick labels
     give the latent coordinates of the tile centres; z[1] grows upwards.
     """
-    from ..lessons import latent  # imported here: latent imports this module's IMAGE_CMAP inside its functions
-
     k = latent_dim_of(vae)
     if k != 2:
         raise ValueError(f"plot_manifold needs a 2-D latent space; this model has latent_dim = {k}")
@@ -227,11 +210,79 @@ def plot_manifold(vae, n=15, span=None, title=None):
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     if span is None:
-        values = latent.normal_quantiles(n)
+        values = normal_quantiles(n)
         title = title or f"Images decoded from a {n} x {n} grid of z at normal quantiles"
     else:
         values = np.linspace(-span, span, n, dtype=np.float32)
         title = title or f"Images decoded from a {n} x {n} grid of z evenly spaced in [-{span:g}, {span:g}]²"
-    grid = latent.manifold_grid(values)  # picture order: row 0 holds the largest z[1]
-    images = _as_images(_to_numpy(vae.generate(grid)))
-    return latent.plot_manifold_images(images, grid, title=title)
+    grid = manifold_grid(values)  # picture order: row 0 holds the largest z[1]
+    images = as_images(to_numpy(vae.generate(grid)))
+    return plot_manifold_images(images, grid, title=title)
+
+
+# ---- the manifold: a grid of z at normal quantiles, decoded and tiled (lesson 08 builds it step by step)
+
+
+def normal_quantiles(n):
+    """The n standard normal quantiles Phi^-1((i + 1/2) / n), i = 0..n-1, increasing.
+
+    The cells between neighbouring midpoints each hold prior mass 1/n, so a grid built
+    from these values spends its points where N(0, 1) puts its mass.
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    standard = NormalDist()
+    return np.array([standard.inv_cdf((i + 0.5) / n) for i in range(n)], dtype=np.float32)
+
+
+def manifold_grid(values):
+    """Every pair of ``values`` as (n*n, 2) points in picture order (row by row, from the top).
+
+    Point ``r * n + c`` is the tile in row r, column c: z[0] = values[c] grows from left to
+    right, z[1] = values[n - 1 - r] grows from bottom to top, so row 0 holds the largest z[1].
+    """
+    values = to_numpy(values, np.float32).reshape(-1)
+    z0, z1 = np.meshgrid(values, values[::-1])  # rows of the picture: z[1] from largest to smallest
+    return np.stack([z0.ravel(), z1.ravel()], axis=1)
+
+
+def tile_images(images, nrows, ncols, gap=1):
+    """One picture made of ``nrows`` x ``ncols`` images in reading order, ``gap`` blank pixels between tiles."""
+    images = as_images(images)
+    if len(images) != nrows * ncols:
+        raise ValueError(f"got {len(images)} images for a {nrows} x {ncols} picture")
+    h, w = images.shape[1:]
+    picture = np.zeros((nrows * (h + gap) - gap, ncols * (w + gap) - gap), dtype=np.float32)
+    for index, image in enumerate(images):
+        row, col = divmod(index, ncols)
+        picture[row * (h + gap) : row * (h + gap) + h, col * (w + gap) : col * (w + gap) + w] = image
+    return picture
+
+
+def plot_manifold_images(images, grid, title=None, tick_every=2):
+    """Decoded grid images tiled into one picture, axes labelled with each tile's latent coordinates.
+
+    ``grid`` holds the (n*n, 2) points in picture order (see ``manifold_grid``); the tick
+    labels are read from it, so a grid in the wrong order shows up in the axes.
+    """
+    images = as_images(images)
+    grid = to_numpy(grid, np.float32)
+    n = math.isqrt(len(images))
+    if n * n != len(images) or grid.shape != (len(images), 2):
+        raise ValueError(f"expected n*n images and an (n*n, 2) grid, got {len(images)} images and grid "
+                         f"of shape {grid.shape}")
+    h, w = images.shape[1:]
+    gap = 1
+    picture = tile_images(images, n, n, gap)
+    fig, ax = plt.subplots(figsize=(6.6, 6.6), layout="constrained")
+    ax.imshow(picture, cmap=IMAGE_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
+    centres_x = np.arange(n) * (w + gap) + (w - 1) / 2
+    centres_y = np.arange(n) * (h + gap) + (h - 1) / 2
+    shown = np.arange(0, n, max(int(tick_every), 1))
+    ax.set_xticks(centres_x[shown], [f"{v:.1f}" for v in grid[:n, 0][shown]])
+    ax.set_yticks(centres_y[shown], [f"{v:.1f}" for v in grid[::n, 1][shown]])
+    ax.set_xlabel("z[0] (tile centres)")
+    ax.set_ylabel("z[1] (tile centres)")
+    ax.set_title(title or f"Images decoded from a {n} x {n} grid at normal quantiles")
+    return fig

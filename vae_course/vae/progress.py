@@ -14,8 +14,9 @@ import math
 import sys
 import time
 
-from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
 import keras
+
+from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
 
 MAX_LINES = 20
 

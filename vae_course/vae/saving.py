@@ -14,14 +14,16 @@ class UnsafeModelError(ValueError):
 
 
 def load_model(path):
-    """``keras.saving.load_model(path, safe_mode=True)`` with the course's layers registered, in plain words on failure."""
+    """``keras.saving.load_model(path, safe_mode=True)`` with the course's layers registered, in plain words on
+    failure."""
     import keras
 
     from . import flows, layers, model  # noqa: F401  (registers Sampling, VAE, FlowVAE and IAFStep)
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No saved model at {path}. `python -m vae_course train` writes model.keras into its run folder.")
+        raise FileNotFoundError(f"No saved model at {path}. `python -m vae_course train` writes model.keras into its "
+                                f"run folder.")
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except ValueError as err:

@@ -43,10 +43,10 @@ so Keras computes the loss from clipped probabilities (epsilon 1e-7) just like t
 
 import math
 
-from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
 import keras
 from keras import layers, ops
 
+from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
 from .layers import Sampling
 from .likelihood import likelihood_for
 
