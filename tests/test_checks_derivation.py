@@ -312,6 +312,9 @@ def test_kl_sigma_accepts_every_correct_style(fn):
         (lambda mu, s: -0.5 * np.mean(1 + np.log(s**2) - s**2 - mu**2, axis=-1), r"averaged over the latent"),
         (lambda mu, s: -0.5 * np.sum(1 + np.log(s**2) - s**2 + mu**2, axis=-1), r"sign of μ²"),
         (lambda mu, s: -0.5 * np.sum(1 + np.log(s) - s**2 - mu**2, axis=-1), r"log σ where Equation 17-3 has log σ²"),
+        (lambda mu, s: -0.5 * np.sum(1 + np.log(s) ** 2 - s**2 - mu**2, axis=-1), r"\(log σ\)², the square of the log"),
+        (lambda mu, s: -0.5 * ops.sum(1 + ops.square(ops.log(s)) - ops.square(s) - ops.square(mu), axis=-1),
+         r"\(log σ\)², the square of the log"),
         (lambda mu, s: -0.5 * np.sum(1 + np.log(s**2) - s - mu**2, axis=-1), r"σ² \(the variance\), not σ"),
         (lambda mu, s: -0.5 * np.sum(np.log(s**2) - s**2 - mu**2, axis=-1), r"bracket starts with 1"),
         (lambda mu, s: -0.5 * (1 + np.log(s**2) - s**2 - mu**2), r"sum over dimensions is missing"),
@@ -341,3 +344,30 @@ def test_kl_sigma_placeholder_is_not_attempted():
         return ____
 
     assert_not_attempted(check.kl_sigma(stub))
+
+
+# ---- predict_draws_needed ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("guess", [1_232_550, 1e6, 700_000, 2_000_000])
+def test_draws_needed_predictions_within_a_factor_two_pass(guess):
+    result = check.predict_draws_needed(guess)
+    assert_passes(result)
+    assert "1.23 million" in result.message
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [
+        (1110, r"without the square"),
+        (1000, r"without the square"),
+        (10_000, r"from 6.16e\+05 to 2.47e\+06 count as right"),
+        (1e8, r"count as right"),
+        (float("nan"), r"finite number"),
+    ],
+)
+def test_draws_needed_wrong_predictions_are_named(guess, match):
+    assert_fails(check.predict_draws_needed(guess), match)
+
+
+def test_draws_needed_placeholder_is_not_attempted():
+    assert_not_attempted(check.predict_draws_needed(____))

@@ -213,3 +213,36 @@ def test_consistent_sampler_names_each_typical_mistake(fn, match):
 def test_consistent_sampler_placeholder_is_not_attempted():
     assert_not_attempted(check.consistent_sampler(____))
     assert_not_attempted(check.consistent_sampler(lambda m, h, e: ____))
+
+
+# ---- predict_kl_ratio -------------------------------------------------------------------------------------------
+
+TERMS = {"true_kl": np.array([3.0, 5.0]), "reported_kl": np.array([1.5, 2.5])}  # ratio exactly 2
+
+
+@pytest.mark.parametrize("guess", [2, 1.5, 2.9])
+def test_kl_ratio_predictions_near_the_measured_ratio_pass(guess):
+    result = check.predict_kl_ratio(guess, TERMS)
+    assert_passes(result)
+    assert "true value is 2" in result.message and "4.00 nats" in result.message
+
+
+@pytest.mark.parametrize(
+    "guess, terms, match",
+    [
+        (0.5, TERMS, r"never smaller"),
+        (5, TERMS, r"at most 4 times too small"),
+        (1.2, TERMS, r"from 1.33 to 3 count as right"),
+        ("2", TERMS, r"single number"),
+        (2, {"true_kl": [1.0]}, r"Pass the dictionary the lesson computed"),
+        (2, None, r"Pass the dictionary the lesson computed"),
+        (2, {"true_kl": np.ones(2), "reported_kl": np.zeros(2)}, r"no ratio can be formed"),
+    ],
+)
+def test_kl_ratio_wrong_predictions_are_named(guess, terms, match):
+    result = check.predict_kl_ratio(guess, terms)
+    assert_fails(result, match, status="uncheckable" if "ratio can" in match or "dictionary" in match else "incorrect")
+
+
+def test_kl_ratio_placeholder_is_not_attempted():
+    assert_not_attempted(check.predict_kl_ratio(____, TERMS))

@@ -29,7 +29,7 @@ def test_which_head_accepts_every_way_of_writing_the_letters(answer):
     [
         ("abde", r"\(a\) is false: nothing in the code says log σ = μ"),
         ("bcde", r"\(c\) is false: a name is only a label.*#2729"),
-        ("be", r"\(d\) is true: the head acts as log σ because the sampler"),
+        ("be", r"\(d\) is true \(with `epsilon_std = 1`.*the head acts as log σ because the sampler"),
         ("bd", r"\(e\) is true: .*exp of any real number is positive"),
         ("de", r"\(b\) is true: both heads are `Dense\(latent_dim\)`"),
         ("ac", r"misjudged 5 statement"),
@@ -331,3 +331,32 @@ def test_compare_samplers_placeholder_is_not_attempted():
     assert_not_attempted(check.compare_samplers(____))
     assert_not_attempted(check.compare_samplers(lambda *args: (____, ____)))
     assert_not_attempted(check.compare_samplers(comparing(lambda za, zb, ga, gb: ____)))
+
+
+# ---- predict_blocked_gradients ----------------------------------------------------------------------------------
+
+def test_blocked_gradients_prediction_of_four_passes():
+    result = check.predict_blocked_gradients(4)
+    assert_passes(result)
+    assert "z_mean head's kernel and bias" in result.message
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [
+        (0, r"Equal outputs do not mean equal gradients"),
+        (2, r"h feeds both heads"),
+        (1, r"h feeds both heads"),
+        (6, r"z_mean head's path to z"),
+        (3, r"Only 4 counts as right"),
+        (2.5, r"Count whole weight tensors"),
+        (9, r"Count whole weight tensors"),
+        ("four", r"single number"),
+    ],
+)
+def test_blocked_gradients_wrong_predictions_are_named(guess, match):
+    assert_fails(check.predict_blocked_gradients(guess), match)
+
+
+def test_blocked_gradients_prediction_placeholder_is_not_attempted():
+    assert_not_attempted(check.predict_blocked_gradients(____))

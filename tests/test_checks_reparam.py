@@ -348,3 +348,41 @@ def test_mc_gradients_names_each_typical_mistake(fn, match):
 def test_mc_gradients_placeholder_is_not_attempted():
     assert_not_attempted(check.mc_gradients(____))
     assert_not_attempted(check.mc_gradients(lambda mu, sigma, n, seed: ____))
+
+
+# ---- predict_score_spread ---------------------------------------------------------------------------------------
+
+def test_score_spread_closed_form_matches_a_simulation():
+    from vae_course.exercises.reparam import one_draw_spreads
+
+    eps = np.random.default_rng(0).standard_normal(1_000_000)
+    for mu, sigma in [(1.0, 0.1), (1.0, 0.5), (-0.5, 2.0)]:
+        z = mu + sigma * eps
+        trick, score = one_draw_spreads(mu, sigma)
+        assert abs(np.std(2 * z) - trick) < 0.01 * trick
+        assert abs(np.std(z**2 * (z - mu) / sigma**2) - score) < 0.02 * score
+
+
+@pytest.mark.parametrize("guess", [53, 30, 100, np.float64(60.0)])
+def test_score_spread_predictions_within_a_factor_two_pass(guess):
+    result = check.predict_score_spread(guess)
+    assert_passes(result)
+    assert "53.4" in result.message
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [
+        (1, r"not equally noisy"),
+        (0.2, r"not equally noisy"),
+        (10, r"from 26.7 to 107 count as right"),
+        (500, r"from 26.7 to 107 count as right"),
+        (None, r"single number"),
+    ],
+)
+def test_score_spread_wrong_predictions_are_named(guess, match):
+    assert_fails(check.predict_score_spread(guess), match)
+
+
+def test_score_spread_placeholder_is_not_attempted():
+    assert_not_attempted(check.predict_score_spread(____))

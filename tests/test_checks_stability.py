@@ -216,7 +216,7 @@ def test_sampling_layer_an_instance_is_accepted_too():
         (lambda m, v: m + ops.exp(v / 2) * keras.random.normal((1, 3)), r"same noise.*own eps"),
         (lambda m, v: m + ops.exp(v / 2) * keras.random.normal(ops.shape(v), seed=7), r"fixed integer seed"),
         (lambda m, v: m + ops.exp(v / 2) * np.random.default_rng().standard_normal(tuple(v.shape)).astype("float32"),
-         r"inside a Keras model"),
+         r"inside a compiled step"),
         (lambda m, v: 1 / 0, r"raised ZeroDivisionError"),
         (lambda m, v: m[:, :2], r"shape"),
         (lambda m, v: m + ops.log(v - 100.0) * keras.random.normal(ops.shape(v)), r"NaN"),
@@ -272,3 +272,64 @@ def test_sampling_layer_constructor_needing_arguments_is_explained():
 def test_sampling_layer_placeholder_is_not_attempted():
     assert_not_attempted(check.sampling_layer(____))
     assert_not_attempted(check.sampling_layer(sampler(lambda m, v: ____)))
+
+
+# ---- predict_kl_at_minus_120 ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("guess", [59.5, 60, 59, np.float32(59.5)])
+def test_kl_at_minus_120_predictions_pass(guess):
+    assert_passes(check.predict_kl_at_minus_120(guess))
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [
+        (float("inf"), r"predicted infinity.*Equation 17-3"),
+        (-59.5, r"Check the sign"),
+        (119, r"the ½ in front"),
+        (0, r"does not make the KL vanish"),
+        (120, r"the ½ in front"),
+        (30, r"from 58.5 to 60.5 count as right"),
+        ("59.5", r"single number"),
+    ],
+)
+def test_kl_at_minus_120_wrong_predictions_are_named(guess, match):
+    assert_fails(check.predict_kl_at_minus_120(guess), match)
+
+
+def test_kl_at_minus_120_placeholder_is_not_attempted():
+    assert_not_attempted(check.predict_kl_at_minus_120(____))
+
+
+# ---- the compiled step (issue 12): layers that work eagerly but not inside fit -------------------------------------
+
+def _python_seed(m, v):
+    seed = int(np.random.default_rng().integers(1 << 30))  # a fresh seed per eager call, frozen once traced
+    return m + ops.exp(v / 2) * keras.random.normal(ops.shape(v), seed=seed)
+
+
+def _float_guard(m, v):
+    guard = 1.0 if float(ops.max(v)) < 100 else 0.0  # a Python float of a tensor: fine eagerly, not in a graph
+    return m + ops.exp(v / 2) * keras.random.normal(ops.shape(v)) * guard
+
+
+def _numpy_scale(m, v):
+    scale = np.exp(v.numpy() / 2).mean() / np.exp(v.numpy() / 2).mean()  # .numpy(): no value in a graph
+    return m + ops.exp(v / 2) * keras.random.normal(ops.shape(v)) * scale
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        (_python_seed, r"same noise both times.*traced"),
+        (_float_guard, r"fails inside a compiled step.*float\(\) argument"),
+        (_numpy_scale, r"fails inside a compiled step.*numpy"),
+    ],
+    ids=["python-seed", "float-of-tensor", "numpy-method"],
+)
+def test_layers_that_break_only_when_compiled_are_named(body, match):
+    layer = sampler(body)
+    eager = layer()([np.zeros((4, 3), np.float32), np.zeros((4, 3), np.float32)])  # works when called directly
+    assert tuple(eager.shape) == (4, 3)
+    assert_fails(check.sampling_layer(layer), match)
+    assert_fails(check.sampling_layer(layer()), match)  # an instance skips the model build, not the compiled step

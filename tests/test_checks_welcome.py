@@ -48,3 +48,33 @@ def test_typical_mistakes_are_named(sigma, match):
 
 def test_placeholder_is_not_attempted():
     assert_not_attempted(check.welcome_sigma(LOG_VAR, ____))
+
+
+@pytest.mark.parametrize("guess", [7.39, 7, 8, 6.5, np.float32(7.4)])
+def test_prediction_of_the_sigma_factor_passes_near_e_squared(guess):
+    result = check.predict_sigma_factor(guess)
+    assert_passes(result)
+    assert "7.39" in result.message
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [
+        (54.6, r"factor for the variance"),
+        (2, r"does not grow by adding"),
+        (4, r"does not grow by adding"),
+        (3, r"does not grow by adding"),
+        (100, r"from 6.28 to 8.5 count as right"),
+        (1, r"true value is 7.39"),
+        ("seven", r"single number"),
+        ([7.4], r"single number"),
+        (True, r"single number"),
+        (float("inf"), r"finite number"),
+    ],
+)
+def test_wrong_predictions_of_the_sigma_factor_are_named(guess, match):
+    assert_fails(check.predict_sigma_factor(guess), match)
+
+
+def test_prediction_placeholder_is_not_attempted():
+    assert_not_attempted(check.predict_sigma_factor(____))

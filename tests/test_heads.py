@@ -221,6 +221,14 @@ def test_for_a_consistent_vae_the_two_kls_agree_and_match_negative_elbo(data):
     np.testing.assert_allclose(ours, reference, rtol=1e-5)
 
 
+def test_the_2016_terms_score_reconstruction_with_the_models_likelihood(data):
+    """The same -log p(x | z) as vae_course.elbo_terms (the Binomial likelihood), not the textbook's BCE."""
+    model = small(vae_course.make_vae)
+    terms = heads.elbo_terms_2016(model, data, n_samples=3, seed=1)
+    reconstruction, _ = vae_course.elbo_terms(model, data, n_samples=3, seed=1)
+    np.testing.assert_allclose(terms["reconstruction"], reconstruction, rtol=1e-4)
+
+
 def test_true_negative_elbo_of_the_2016_model_uses_the_true_kl(data):
     model = small(heads.make_vae_2016)
     value, reconstruction, kl = heads.true_negative_elbo(model, data, n_samples=2, seed=3, return_terms=True)

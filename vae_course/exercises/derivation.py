@@ -19,6 +19,7 @@ from ..checks.asserts import (
     to_array,
 )
 from ..checks.core import Incorrect, LearnerTimeout, exercise
+from ..checks.predict import judge_prediction
 
 HALF_LOG_TWO_PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -215,9 +216,8 @@ def _check_vector(fn):
     hints=[
         "The KL is an expectation under q: KL = E_q[log q(z) − log p(z)]. Draw z from q with the "
         "reparameterization trick, evaluate both log densities at those z, and average the difference.",
-        "`eps = np.random.default_rng(seed).standard_normal(n)`, `z = mu + sigma * eps`, then "
-        "log q(z) = −½ log 2π − log σ − (z − μ)²/(2σ²) and log p(z) = −½ log 2π − z²/2. "
-        "Return `np.mean(log_q - log_p)`.",
+        "Write both log densities from the formulas in 'Take the logarithms', with every term, including "
+        "−½ log 2π. The estimate is one number: what do you do with the n differences?",
     ],
     solution="""
 def kl_mc(mu, sigma, n, seed):
@@ -320,8 +320,8 @@ def _grid_value(fn, mu, sigma, z):
     hints=[
         "Evaluate the integrand q(z) · log(q(z)/p(z)) at every point of the grid z you are given, then "
         "integrate it with the trapezoidal rule: np.trapezoid(values, z).",
-        "Compute the logs first: log_q = −½ log 2π − log σ − (z − μ)²/(2σ²) and log_p = −½ log 2π − z²/2. "
-        "Then `values = np.exp(log_q) * (log_q - log_p)` and `return np.trapezoid(values, z)`.",
+        "Compute log q and log p on the grid first (the formulas of 'Take the logarithms'); q itself is exp of "
+        "log q. The integrand is q times the log ratio, and its area over the grid is the answer.",
     ],
     solution="""
 def kl_grid(mu, sigma, z):
@@ -418,8 +418,8 @@ def _check_kl(fn, first_arg, second_arg, name, call_as, mistakes_for, context):
     "kl_sigma",
     hints=[
         "Equation 17-3: KL = −1/2 · Σᵢ (1 + log σᵢ² − σᵢ² − μᵢ²). Work elementwise, then sum over the last axis.",
-        "With NumPy: `var = sigma ** 2`, then `-0.5 * np.sum(1 + np.log(var) - var - mu ** 2, axis=-1)`. "
-        "`keras.ops` has the same functions (`ops.log`, `ops.sum`).",
+        "Square sigma once and reuse it: the bracket needs the log of the variance and the variance itself. "
+        "`np.sum(..., axis=-1)` adds up the last axis only (`keras.ops` has `ops.log` and `ops.sum` too).",
     ],
     solution="""
 def kl_sigma(mu, sigma):
@@ -441,6 +441,9 @@ def check_kl_sigma(fn):
          "Check the sign of μ²: it is subtracted, −μᵢ². Moving the mean away from 0 must increase the KL."),
         (-0.5 * (1 + np.log(sigma) - sigma**2 - mu**2).sum(-1),
          "You used log σ where Equation 17-3 has log σ² (= 2 log σ). This is the 2016 snippet's mix-up in reverse."),
+        (-0.5 * (1 + np.log(sigma) ** 2 - sigma**2 - mu**2).sum(-1),
+         "You wrote (log σ)², the square of the log, where Equation 17-3 has log σ², the log of the square: "
+         "log(σ²) = 2 log σ. Square sigma inside the log: `np.log(sigma ** 2)`."),
         (-0.5 * (1 + log_var - sigma - mu**2).sum(-1),
          "The third term is σ² (the variance), not σ: square sigma before subtracting it."),
         (-0.5 * (log_var - sigma**2 - mu**2).sum(-1),
@@ -457,3 +460,34 @@ def _check_other_latent_size(fn, mu, second, log_var, name, call_as):
             f"`{name}` is right for 3 latent dimensions but not for 5 (it gave {np.round(values, 4).tolist()}, "
             f"expected {np.round(reference_kl(mu, log_var), 4).tolist()}). Did you hard-code the number of dimensions?"
         )
+
+
+# ---- predict_draws_needed: how many draws for a standard error of 0.001? -----------------------------------------
+
+MU_PREDICT, SIGMA_PREDICT, TARGET_ERROR = 1.5, 0.7, 0.001
+
+
+@exercise(
+    "predict_draws_needed",
+    hints=[
+        "The standard error of the average of n draws is s/√n. Set it equal to 0.001 and solve for n.",
+        "s² = μ²σ² + (σ² − 1)²/2 is a bit more than 1 here, and n = s² / 0.001².",
+    ],
+    solution="draws_needed_guess = 1_200_000  # n = s² / 0.001², s² ≈ 1.23",
+    explanation="s/√n = 0.001 gives n = (s / 0.001)² = s² · 10⁶ ≈ 1.2 million draws.",
+    success="Good prediction.",
+)
+def check_predict_draws_needed(draws_needed_guess):
+    """A guess of s² / TARGET_ERROR² for the lesson's μ and σ, within a factor 2."""
+    s = _log_ratio_std(MU_PREDICT, SIGMA_PREDICT)
+    truth = (s / TARGET_ERROR) ** 2
+    return judge_prediction(
+        draws_needed_guess, truth, truth / 2, truth * 2, "draws_needed_guess",
+        f"Here s = {s:.3f}, and the standard error s/√n reaches {TARGET_ERROR} at n = (s / {TARGET_ERROR})² "
+        f"≈ {truth / 1e6:.2f} million draws. Each extra correct digit costs a hundred times more draws.",
+        mistakes=[
+            (lambda v: abs(v - s / TARGET_ERROR) <= 0.5 * s / TARGET_ERROR,
+             "That is s / 0.001 without the square: the error falls like 1/√n, so n grows with the square of "
+             "1/error."),
+        ],
+    )

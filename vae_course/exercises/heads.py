@@ -1,4 +1,5 @@
-"""Lesson 04's exercises: sigma from each kind of head, the KL the 2016 sampler really pays, and its fix."""
+"""Lesson 04's exercises: sigma from each kind of head, the KL the 2016 sampler really pays, its fix, and a
+prediction of how much the 2016 loss undercharges the KL."""
 
 import contextlib
 import warnings
@@ -6,7 +7,8 @@ import warnings
 import numpy as np
 
 from ..checks.asserts import call_learner, close, diagnose, expect_callable, expect_finite, expect_shape, to_array
-from ..checks.core import Incorrect, exercise
+from ..checks.core import Incorrect, Uncheckable, exercise
+from ..checks.predict import judge_prediction
 
 # Head outputs h (4 examples, 3 latent dimensions): negative, zero and positive values, all distinct.
 H = np.array([[-4.0, -1.5, 0.0], [0.5, 2.0, 3.5], [-0.3, 1.0, -2.5], [4.0, -3.0, 0.2]], dtype=np.float32)
@@ -127,9 +129,9 @@ def _check_sigma_kind(fn, kind, got):
     hints=[
         "Ask what h is the logarithm of. If h = log σ, undo the log: σ = exp(h). If h = log σ², "
         "exp(h) is σ², so σ is its square root. The softplus is log(1 + exp(h)).",
-        '`ops.exp(h)` for "log_sigma", `ops.exp(h / 2)` (= `ops.sqrt(ops.exp(h))`) for "log_var", and '
-        '`ops.softplus(h)` for "softplus". `ops.softplus` does not overflow for large h; '
-        "`ops.log(1 + ops.exp(h))` does.",
+        "Write each answer with `ops` functions, elementwise. For the softplus, think of h = 100 before you write "
+        "log(1 + exp(h)) literally: exp(100) overflows float32. Is there an `ops` function that computes the "
+        "softplus for you?",
     ],
     solution="""
 def sigma_from_head(h, kind):
@@ -235,8 +237,8 @@ def _true_kl_mistakes(mu, h):
     hints=[
         "The 2016 sampler uses σ = exp(h). Write log σ² and σ² in terms of h, then put them into "
         "KL = −1/2 · Σᵢ (1 + log σᵢ² − σᵢ² − μᵢ²), summed over the last axis.",
-        "log σ² = 2h and σ² = exp(2h): `-0.5 * np.sum(1 + 2 * z_log_sigma - z_mean ** 2 - np.exp(2 * z_log_sigma), "
-        "axis=-1)`. Do not compute log(exp(h) ** 2): it is −inf once exp(h) ** 2 underflows.",
+        "log of a square is twice the log, and exp(h) squared is exp of what? Put both into the bracket directly; "
+        "do not compute log(exp(h) ** 2), which is −inf once exp(h) ** 2 underflows.",
     ],
     solution="""
 def true_kl_2016(z_mean, z_log_sigma):
@@ -317,8 +319,8 @@ def _sample(fn, args, name, call_as, shape):
     hints=[
         "Keep the KL term as it is: it reads h as log σ². Which σ does that mean? exp(h) would be σ², "
         "so σ is its square root.",
-        "`z_mean + ops.exp(z_log_sigma / 2) * eps`. Use the `eps` you are given; do not draw new noise, and do not "
-        "multiply by an epsilon_std.",
+        "Lesson 02's trick: z = μ + σ · eps, with the σ from the first hint written in terms of h. Use the `eps` "
+        "you are given; do not draw new noise, and do not multiply by an epsilon_std.",
     ],
     solution="""
 def consistent_sampler(z_mean, z_log_sigma, eps):
@@ -346,3 +348,44 @@ def check_consistent_sampler(fn):
     if not close(five, np.float64(MU_5) + np.exp(np.float64(LOG_SIGMA_5) / 2) * np.float64(EPS_5)):
         raise Incorrect("Your sampler is right for 3 latent dimensions but not for 5. Work elementwise, "
                         "with no fixed shape.")
+
+
+# ---- predict_kl_ratio: how much does the 2016 loss undercharge? --------------------------------------------------
+
+
+@exercise(
+    "predict_kl_ratio",
+    hints=[
+        "Per dimension, the KL's σ part is ½ f(log σ²) with f(x) = eˣ − 1 − x. The loss puts h into f; the "
+        "sampler's true log σ² is 2h.",
+        "For small h, f(x) ≈ x²/2, so f(2h) ≈ 4 f(h). For very negative h, f(x) ≈ −x, so f(2h) ≈ 2 f(h). The μ² "
+        "part is charged correctly and pulls the ratio towards 1.",
+    ],
+    solution="kl_ratio_guess = 2  # between 1 and 4: the σ part is charged 2 to 4 times too little, μ² correctly",
+    explanation="The σ part of the true KL is f(2h) against the reported f(h), 2 to 4 times as much for h < 0; the "
+    "μ² part is the same in both, so the overall ratio lies between 1 and 4.",
+    success="Good prediction.",
+)
+def check_predict_kl_ratio(kl_ratio_guess, terms):
+    """A guess of mean true KL / mean reported KL for the trained 2016 model, within a factor 1.5."""
+    try:
+        true_kl = float(np.mean(terms["true_kl"]))
+        reported_kl = float(np.mean(terms["reported_kl"]))
+    except (KeyError, TypeError, IndexError):
+        raise Uncheckable("Pass the dictionary the lesson computed: `check.predict_kl_ratio(kl_ratio_guess, "
+                          "terms_2016)`, with `terms_2016 = heads.elbo_terms_2016(vae_2016, x_test)`.") from None
+    if not reported_kl > 0:
+        raise Uncheckable(f"The reported KL is {reported_kl:.3g}, so no ratio can be formed; train the model first.")
+    ratio = true_kl / reported_kl
+    return judge_prediction(
+        kl_ratio_guess, ratio, ratio / 1.5, ratio * 1.5, "kl_ratio_guess",
+        f"On the test split the true KL averages {true_kl:.2f} nats and the reported one {reported_kl:.2f}. "
+        "For every confident dimension (h < 0) the σ part of the KL is charged 2 to 4 times too little, the μ² "
+        "part correctly, so the ratio lands between 1 and 4.",
+        mistakes=[
+            (lambda v: v < 1, "The true KL is never smaller: f(x) = eˣ − 1 − x is convex with its minimum at 0, so "
+                              "f(2h) ≥ f(h) for every h."),
+            (lambda v: v > 4, "For a confident dimension (h < 0, σ < 1) even the σ part is at most 4 times too "
+                              "small (f(2h) ≤ 4 f(h)), and the μ² part is charged correctly."),
+        ],
+    )

@@ -4,6 +4,7 @@
 - ``sampling_any_batch``: the 2016 ``sampling(args)`` in Keras 3, with noise shaped like its input.
 - ``sample_from_concatenated``: split h = [z_mean | z_log_var] along the last axis and sample.
 - ``compare_samplers``: report the largest output AND gradient differences between two samplers.
+- ``predict_blocked_gradients``: predict how many encoder weight tensors a stop_gradient on σ changes.
 """
 
 import re
@@ -22,6 +23,7 @@ from ..checks.asserts import (
 )
 from ..checks.core import Incorrect, LearnerTimeout, NotAttempted, exercise
 from ..checks.placeholder import is_placeholder
+from ..checks.predict import judge_prediction
 
 # ---- shared helpers -------------------------------------------------------------------------------------------
 
@@ -68,10 +70,12 @@ STATEMENTS = {
                 "only their weights differ."),
     "c": (False, "(c) is false: a name is only a label. keras-team/keras#2729 renamed `z_log_sigma` to "
                  "`z_log_std` and nothing the network computes changed."),
-    "d": (True, "(d) is true: the head acts as log σ because the sampler multiplies the noise by "
-                "`exp(z_log_sigma)`; the loss must treat it the same way."),
+    "d": (True, "(d) is true (with `epsilon_std = 1`, as the exercise says): the head acts as log σ because the "
+                "sampler multiplies the noise by `exp(z_log_sigma)`; the loss must treat it the same way. With the "
+                "blog's 0.01 the noise's standard deviation would be 0.01 · exp(z_log_sigma)."),
     "e": (True, "(e) is true: a `Dense` output can be any real number, negatives included, and exp of any real "
-                "number is positive, so σ = exp(z_log_sigma) > 0 always."),
+                "number is positive, so σ = exp(z_log_sigma) > 0 always (with any positive `epsilon_std`, "
+                "the noise's standard deviation stays positive too)."),
 }
 TRUE_LETTERS = "".join(sorted(k for k, (truth, _) in STATEMENTS.items() if truth))
 LETTERS = ", ".join(sorted(STATEMENTS))
@@ -100,8 +104,8 @@ def _chosen_letters(answer):
     hints=[
         "Look at the four lines of the encoder again: which layer is computed from which? Then look at the one "
         "line that uses `z_log_sigma`.",
-        "Two statements are about names and equations, which the code does not have. The other three describe "
-        "what the layers are and how the sampler uses them.",
+        "Judge each statement on its own, and for each ask: is this about what the code computes, or about a name "
+        "or an equation the code does not contain? Only what the code computes can make a statement true.",
     ],
     solution=f'true_statements = "{TRUE_LETTERS}"',
     explanation="The heads are twin Dense layers; the sampler's exp(z_log_sigma) gives the second one its "
@@ -243,8 +247,9 @@ def _check_inside_a_model(fn):
     hints=[
         "Unpack `z_mean, z_log_sigma = args`, draw standard normal noise with the shape of `z_mean`, and return "
         "z_mean + exp(z_log_sigma) * eps.",
-        "`epsilon = keras.random.normal(ops.shape(z_mean), mean=0.0, stddev=1.0, seed=seed_generator)`, then "
-        "`return z_mean + ops.exp(z_log_sigma) * epsilon`.",
+        "The noise comes from `keras.random.normal(shape, mean=..., stddev=..., seed=...)`. Its shape is not a "
+        "fixed (batch_size, latent_dim): ask `ops` for the shape of the tensor you have. The exponential is "
+        "`ops.exp`.",
     ],
     solution="""
 def sampling(args):
@@ -438,7 +443,8 @@ def _check_concat_gradients(fn):
     hints=[
         "h holds [z_mean | z_log_var] side by side along the LAST axis. Cut it in two halves there, then sample "
         "exactly as with two inputs.",
-        "`z_mean, z_log_var = ops.split(h, 2, axis=-1)`, then `return z_mean + ops.exp(z_log_var / 2) * eps`.",
+        "`ops.split(tensor, number_of_pieces, axis=...)` returns equal pieces of a tensor as a list. Which axis "
+        "holds the two halves, and how many pieces do you want?",
     ],
     solution="""
 def sample_from_concatenated(h, eps):
@@ -587,8 +593,9 @@ def _run_compare(fn, pair, pair_text):
         "Inside one `with tf.GradientTape(persistent=True) as tape:` block, call the encoder on x, run both "
         "samplers on its two heads with the same eps, and compute a loss for each, e.g. `ops.sum(ops.square(z))`. "
         "Then `tape.gradient(loss, encoder.trainable_weights)` for each loss.",
-        "The output difference is `ops.max(ops.abs(z_a - z_b))`; the gradient difference is the largest of "
-        "`ops.max(ops.abs(g_a - g_b))` over the pairs of gradients in `zip(grads_a, grads_b)`.",
+        "Both differences are a largest absolute difference: of the two z for the first number, and for the "
+        "second, of each matching pair of gradients (`zip` pairs the two lists), then the largest over the pairs. "
+        "Return them as plain floats.",
     ],
     solution="""
 def compare_samplers(sampler_a, sampler_b, encoder, x, eps):
@@ -659,3 +666,62 @@ def check_compare_samplers(compare_samplers):
             "where the second blocks the gradient to z_mean with `ops.stop_gradient`, it reports none. Compare the "
             "gradients of EVERY weight in `encoder.trainable_weights`, not just some of them."
         )
+
+
+# ---- predict_blocked_gradients: how many weight tensors does a stop_gradient on σ change? ------------------------
+
+WEIGHT_TENSORS = 6  # h, z_mean and z_log_var heads: one kernel and one bias each
+
+
+def _count_changed_gradients():
+    """How many of the lesson's encoder weight tensors get a different gradient when σ is behind stop_gradient."""
+    from keras import ops
+
+    from ..lessons.reading import build_2016_encoder, sample_two_inputs, sampler_gradients
+
+    encoder = build_2016_encoder(64, 32, 2, second_head="z_log_var", seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.0, 16.0, size=(20, 64)).astype("float32")
+    eps = rng.standard_normal((20, 2)).astype("float32")
+
+    def blocked(z_mean, z_log_var, noise):
+        return z_mean + ops.stop_gradient(ops.exp(z_log_var / 2)) * noise
+
+    _, plain = sampler_gradients(sample_two_inputs, encoder, x, eps)
+    _, stopped = sampler_gradients(blocked, encoder, x, eps)
+    return sum(not np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(plain, stopped))
+
+
+@exercise(
+    "predict_blocked_gradients",
+    hints=[
+        "List the six tensors: kernel and bias of h, of z_mean and of z_log_var. For each, ask whether any of "
+        "its gradient passes through exp(z_log_var / 2).",
+        "The z_mean head reaches z without going through σ. The z_log_var head reaches z only through σ. "
+        "And h feeds both heads.",
+    ],
+    solution="changed_gradients_guess = 4  # z_log_var's kernel and bias get nothing; h's two lose a part",
+    explanation="The z_log_var head's kernel and bias get no gradient at all; h's kernel and bias lose the part "
+    "that came through z_log_var; the z_mean head's gradient does not pass through σ and is unchanged.",
+    success="Good prediction.",
+)
+def check_predict_blocked_gradients(changed_gradients_guess):
+    """The count of encoder weight tensors (of 6) whose gradient changes under the blocked sampler."""
+    truth = _count_changed_gradients()
+    head_only = "Not only the z_log_var head: h feeds both heads, so its gradient loses the part that came through σ."
+    return judge_prediction(
+        changed_gradients_guess, truth, truth, truth, "changed_gradients_guess",
+        "The z_log_var head's kernel and bias get no gradient at all; the shared layer h's kernel and bias lose "
+        "the part that came through z_log_var; only the z_mean head's kernel and bias, whose path to z does not "
+        "pass through σ, keep exactly the same gradient.",
+        mistakes=[
+            (lambda v: v == 0, "Equal outputs do not mean equal gradients: stop_gradient changes only the "
+                               "backward pass."),
+            (lambda v: v == 2, head_only),
+            (lambda v: v == 1, head_only),
+            (lambda v: v == WEIGHT_TENSORS, "The z_mean head's path to z is z_mean + (something) · eps, with no σ "
+                                            "on it, so its gradient is unchanged."),
+            (lambda v: v != int(v) or not 0 <= v <= WEIGHT_TENSORS,
+             f"Count whole weight tensors: the encoder has {WEIGHT_TENSORS}."),
+        ],
+    )

@@ -1,10 +1,12 @@
-"""Exercises on the reparameterization trick (lesson 02): z = mu + sigma * eps, sampling, gradients."""
+"""Exercises on the reparameterization trick (lesson 02): z = mu + sigma * eps, sampling, gradients, and a
+prediction of how much noisier the score-function gradient estimator is."""
 
 import numpy as np
 
 from ..checks.asserts import call_learner, close, describe, diagnose, expect_callable, expect_finite, to_array
 from ..checks.core import Incorrect, NotAttempted, exercise
 from ..checks.placeholder import is_placeholder
+from ..checks.predict import judge_prediction
 
 # reparameterize: one (mu, sigma) and a long eps; then a batch of 4 examples with 3 latent dimensions.
 # No sigma equals 1, so sigma, sigma^2, sqrt(sigma) and exp(sigma) all give different answers.
@@ -119,8 +121,8 @@ def _noise_is_ignored(fn, first, name, call_as):
     hints=[
         "An affine map of ε: shift by the mean, stretch by the standard deviation. Nothing random happens "
         "inside the function; the noise arrives as the argument `eps`.",
-        "One line: `return mu + sigma * eps`. The `+` and `*` broadcast a `mu` of shape (3,) over an eps of "
-        "shape (4, 3), so the same line serves one example or a batch.",
+        "NumPy's and Keras's `+` and `*` broadcast: a `mu` of shape (3,) combines with an eps of shape (4, 3) row "
+        "by row. So the formula written for single numbers already serves a batch; no loop is needed.",
     ],
     solution="""
 def reparameterize(mu, sigma, eps):
@@ -247,7 +249,8 @@ def _check_seed(fn, z, name, call_as):
     hints=[
         "Two steps: draw n standard normal values from a generator made from `seed`, then shift and stretch "
         "them with your `reparameterize`.",
-        "`eps = np.random.default_rng(seed).standard_normal(n)`, then `return reparameterize(mu, sigma, eps)`.",
+        "Make the generator from `seed`, ask it for n standard normal values, and hand them to the function you "
+        "wrote in Exercise 1 as its `eps`.",
     ],
     solution="""
 def sample_normal(mu, sigma, n, seed):
@@ -364,10 +367,10 @@ def _gradient_mistakes(mu, sigma, eps):
 @exercise(
     "reparam_gradients",
     hints=[
-        "Turn `mu` and `sigma` into `tf.Variable`s. Inside `with tf.GradientTape() as tape:` compute "
-        "`z = mu + sigma * eps` and `loss = tf.reduce_mean(z**2)`. Then ask `tape.gradient(loss, [mu, sigma])`.",
-        "Keep everything float32: `tf.Variable(mu, dtype=tf.float32)`; eps already is float32. "
-        "`d_mu, d_sigma = tape.gradient(loss, [mu, sigma])`, then `return d_mu, d_sigma`.",
+        "A tape differentiates with respect to `tf.Variable`s. Turn `mu` and `sigma` into variables first, "
+        "float32 like eps (`dtype=tf.float32`).",
+        "Compute z and the loss inside the `with tf.GradientTape() as tape:` block; after the block, "
+        "`tape.gradient(loss, [...])` returns one gradient per variable in the list, in that order.",
     ],
     solution="""
 def reparam_gradients(mu, sigma, eps):
@@ -437,9 +440,9 @@ def _within(values, target, errors, k=6.0):
 @exercise(
     "mc_gradients",
     hints=[
-        "Draw `eps = np.random.default_rng(seed).standard_normal(n)` and `z = mu + sigma * eps`. The chain rule "
-        "gives each draw's gradients: d(z²)/dμ = 2z · 1 and d(z²)/dσ = 2z · ε.",
-        "Average them: `return np.mean(2 * z), np.mean(2 * z * eps)`.",
+        "Draw n values of ε from a generator made from `seed` and form z = μ + σε, as in Exercise 2.",
+        "By the chain rule each draw's gradients are d(z²)/dμ = 2z · ∂z/∂μ and d(z²)/dσ = 2z · ∂z/∂σ. What are "
+        "∂z/∂μ and ∂z/∂σ for z = μ + σε, and what do you do with the n values you get?",
     ],
     solution="""
 def mc_gradients(mu, sigma, n, seed):
@@ -484,3 +487,46 @@ def check_mc_gradients(fn):
     if np.allclose(small[0], small[2]):
         raise Incorrect("Seeds 0 and 1 gave the same estimates: your function ignores `seed`.")
 
+
+
+# ---- predict_score_spread: the score-function estimator's spread against the trick's ---------------------------
+
+MU_SCORE, SIGMA_SCORE = 1.0, 0.1  # lesson 02's prediction: f(z) = z², one draw per estimate
+
+
+def one_draw_spreads(mu, sigma):
+    """Standard deviations of the one-draw estimates of d/dμ E[z²], z ~ N(μ, σ²): (trick, score function).
+
+    Trick: 2z, spread 2σ. Score function: z² (z − μ) / σ² = aε + bε² + cε³ with a = μ²/σ, b = 2μ, c = σ, whose
+    variance follows from the normal moments E[ε²] = 1, E[ε⁴] = 3, E[ε⁶] = 15: a² + 2b² + 15c² + 6ac.
+    """
+    a, b, c = mu**2 / sigma, 2 * mu, sigma
+    return 2 * sigma, float(np.sqrt(a**2 + 2 * b**2 + 15 * c**2 + 6 * a * c))
+
+
+@exercise(
+    "predict_score_spread",
+    hints=[
+        "The trick's one-draw estimate is 2z = 2μ + 2σε: its spread is 2σ, small when σ is small.",
+        "The score function's estimate is z²(z − μ)/σ². Put z = μ + σε: its biggest term is (μ²/σ)·ε. How large "
+        "is that for μ = 1, σ = 0.1, next to 2σ?",
+    ],
+    solution="score_spread_guess = 50  # about μ²/σ divided by 2σ",
+    explanation="The score function's estimate carries a term (μ²/σ)·ε, so its spread grows like 1/σ, while "
+    "the trick's spread 2σ shrinks with σ.",
+    success="Good prediction.",
+)
+def check_predict_score_spread(score_spread_guess):
+    """A guess of the ratio of one-draw spreads (score function / trick) at μ = 1, σ = 0.1, within a factor 2."""
+    trick, score = one_draw_spreads(MU_SCORE, SIGMA_SCORE)
+    ratio = score / trick
+    return judge_prediction(
+        score_spread_guess, ratio, ratio / 2, ratio * 2, "score_spread_guess",
+        f"With one draw the trick's estimate 2z scatters by 2σ = {trick:.2g}; the score function's "
+        f"z²(z − μ)/σ² scatters by {score:.3g}, mostly from its term (μ²/σ)·ε. The smaller σ, the worse the "
+        "score function does, and a trained encoder's σ is small.",
+        mistakes=[
+            (lambda v: v <= 1, "Both estimators are unbiased, but they are not equally noisy: the score function "
+                               "multiplies f(z) by (z − μ)/σ², which is large when σ is small."),
+        ],
+    )

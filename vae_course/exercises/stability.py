@@ -1,7 +1,9 @@
-"""Exercises of lesson 06: Equation 17-4 (kl_log_var), the first gamma at which Equation 17-3 breaks in float32, and
-the Sampling layer, z = mean + exp(log_var / 2) * eps."""
+"""Exercises of lesson 06: Equation 17-4 (kl_log_var), the first gamma at which Equation 17-3 breaks in float32,
+the Sampling layer, z = mean + exp(log_var / 2) * eps, and a prediction of Equation 17-4 for a very confident
+dimension."""
 
 import inspect
+import re
 import tempfile
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from ..checks.asserts import (
 )
 from ..checks.core import Incorrect, LearnerTimeout, NotAttempted, exercise
 from ..checks.placeholder import is_placeholder
+from ..checks.predict import judge_prediction, near
 from .derivation import (
     LOG_VAR,
     LOG_VAR_TINY,
@@ -123,10 +126,11 @@ def _diagnose_lesson_grid(value, fn):
 @exercise(
     NAME,
     hints=[
-        "Follow the fragile path on purpose: `sigma = ops.exp(gammas / 2)`, then "
-        "`kl = -0.5 * (1 + ops.log(sigma ** 2) - sigma ** 2)` (μ = 0). Then find where `kl` is not finite.",
-        "`broken = ~np.isfinite(ops.convert_to_numpy(kl))`. If `broken.any()` is False return None; otherwise "
-        "`np.argmax(broken)` is the position of the first True, so return `float(gammas[np.argmax(broken)])`.",
+        "Follow the fragile path on purpose: with the σ the cell computes, write Equation 17-3 for one dimension "
+        "with μ = 0, taking the log of σ² itself. Then find where that KL is not finite.",
+        "`np.isfinite` on the KL (as a NumPy array) marks the good values; its negation marks the broken ones. "
+        "Decide first whether anything is broken at all (`None` if not); `np.argmax` on a boolean array gives the "
+        "position of the first True.",
     ],
     solution="""
 def first_gamma_where_17_3_breaks(gammas):
@@ -186,8 +190,8 @@ def _references(gammas):
     "kl_log_var",
     hints=[
         "Equation 17-4 replaces log σ² by γ and σ² by exp(γ): KL = −1/2 · Σᵢ (1 + γᵢ − exp(γᵢ) − μᵢ²).",
-        "Do not go back to sigma: `-0.5 * np.sum(1 + log_var - np.exp(log_var) - mu ** 2, axis=-1)`. "
-        "γ is already the log of the variance.",
+        "Do not go back to sigma: γ already is the log of the variance, and one exp turns it into the variance. "
+        "Sum over the last axis only.",
     ],
     solution="""
 def kl_log_var(mu, log_var):
@@ -362,6 +366,53 @@ def _check_gradients(layer):
         )
 
 
+COMPILED_BATCH = 64
+
+
+def _compiled_error_text(err):
+    """The learner's error inside a tf.function: the text after TensorFlow's "in user code" traceback."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    match = re.search(r"Exception encountered when calling [^\n]*\n\s*(\S[^\n]*)", text)
+    if match:
+        return match.group(1).strip()
+    errors = re.findall(r"^\s*(\w+(?:Error|Exception): .+)$", text, re.M)
+    return errors[-1].strip() if errors else error_text(err)
+
+
+def _check_compiled(layer):
+    """Call the layer twice inside one tf.function with an unknown batch size, as `fit` and `predict` do."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, len(MEANS)), tf.float32)
+
+    @tf.function(input_signature=[spec, spec])
+    def step(mean, log_var):
+        return layer([mean, log_var])
+
+    mean = tf.constant(np.tile(MEANS, (COMPILED_BATCH, 1)))
+    log_var = tf.constant(np.tile(LOG_VARS, (COMPILED_BATCH, 1)))
+    try:
+        first = to_array(step(mean, log_var), "the compiled output")
+        second = to_array(step(mean, log_var), "the compiled output")
+    except LearnerTimeout:
+        raise
+    except Exception as err:
+        raise Incorrect(
+            "Your layer works when called directly but fails inside a compiled step (a `tf.function` with an "
+            f"unknown batch size, which is how `fit` runs it in lesson 07): {type(err).__name__}: "
+            f"{_compiled_error_text(err)}. "
+            "Inside a compiled step a tensor has no value yet, so `.numpy()`, `float(...)` and NumPy functions on "
+            "tensors fail: keep `call` to `keras.ops` and `keras.random`."
+        ) from None
+    if np.allclose(first, second):
+        raise Incorrect(
+            "Called twice inside one compiled step (a `tf.function`, as in `fit`), your layer drew the same noise "
+            "both times: the randomness was fixed once, when the step was traced (a seed or noise computed in "
+            "Python or NumPy becomes a constant). Draw eps with `keras.random.normal(..., "
+            "seed=self.seed_generator)`, using a `keras.random.SeedGenerator` created in `__init__`."
+        )
+
+
 def _check_saving(layer_class):
     import keras
 
@@ -401,8 +452,8 @@ def _check_saving(layer_class):
     hints=[
         "In `call`, unpack `mean, log_var = inputs`, draw `eps` with the shape of `log_var`, and return "
         "mean + σ · eps with σ = exp(log_var / 2).",
-        "Create `self.seed_generator = keras.random.SeedGenerator(seed)` in `__init__`, then "
-        "`eps = keras.random.normal(ops.shape(log_var), seed=self.seed_generator)` in `call`.",
+        "The seed generator is made once, in `__init__`, from `seed`; in `call`, `keras.random.normal` takes a "
+        "shape (ask `ops` for the input's) and the generator as its `seed`. The exponential is `ops.exp`.",
     ],
     solution="""
 class Sampling(keras.layers.Layer):
@@ -440,4 +491,40 @@ def check_sampling_layer(layer_class):
     _check_statistics(z, lambda: _draw(layer, mean, log_var, "a second call"))
     _check_batch_sizes(layer)
     _check_gradients(layer)
+    _check_compiled(layer)
     _check_saving(layer_class)
+
+
+# ---- predict_kl_at_minus_120: Equation 17-4 for a very confident dimension -----------------------------------------
+
+GAMMA_CONFIDENT = -120.0
+
+
+@exercise(
+    "predict_kl_at_minus_120",
+    hints=[
+        "Put μ = 0 and γ = −120 into −½(1 + γ − e^γ − μ²). How big is e⁻¹²⁰?",
+        "e⁻¹²⁰ is about 10⁻⁵², nothing next to the other terms: what is left is −½(1 + γ).",
+    ],
+    solution="kl_at_minus_120_guess = 59.5  # −½(1 − 120 − e⁻¹²⁰) ≈ −½(1 − 120)",
+    explanation="e⁻¹²⁰ is negligible, so the KL is −½(1 + γ) = −½(1 − 120) = 59.5 nats: large, but finite.",
+    success="Good prediction.",
+)
+def check_predict_kl_at_minus_120(kl_at_minus_120_guess):
+    """A guess of Equation 17-4 at mu = 0, gamma = -120, within 1 nat."""
+    truth = float(-0.5 * (1.0 + GAMMA_CONFIDENT - np.exp(GAMMA_CONFIDENT)))
+    if isinstance(kl_at_minus_120_guess, (float, np.floating)) and np.isinf(kl_at_minus_120_guess):
+        raise Incorrect(f"You predicted infinity; the true value is {truth:g}. Infinity is what Equation 17-3 gives "
+                        "when σ² is computed from σ and rounds to 0, because log 0 = −∞. Equation 17-4 takes no "
+                        "logarithm: γ is already log σ².")
+    return judge_prediction(
+        kl_at_minus_120_guess, truth, truth - 1.0, truth + 1.0, "kl_at_minus_120_guess",
+        "Equation 17-4 takes no logarithm: e^γ = e⁻¹²⁰ ≈ 10⁻⁵² vanishes next to the other terms, and "
+        "−½(1 + γ) = −½(1 − 120) = 59.5 is left. A confident dimension costs a lot, but a finite amount.",
+        mistakes=[
+            (near(-truth, 0.03), "Check the sign: a KL divergence is never negative; the −½ in front makes it "
+                                 "positive."),
+            (near(2 * truth, 0.03), "Remember the ½ in front of the bracket."),
+            (lambda v: abs(v) < 1, "A tiny σ² does not make the KL vanish: the γ term itself is −120."),
+        ],
+    )

@@ -30,7 +30,7 @@ from keras import ops
 from .. import _quiet  # noqa: F401  (TensorFlow's log level, before TensorFlow loads)
 from ..vae.elbo import negative_elbo
 from ..vae.maths import kl_log_var
-from ..vae.model import VAE, build_decoder, build_encoder, reconstruction_nats
+from ..vae.model import VAE, build_decoder, build_encoder
 
 HEAD_KINDS = ("raw", "log_sigma", "log_var", "softplus")
 HEAD_LABELS = {
@@ -222,9 +222,9 @@ class VAE2016(VAE):
     - KL term: -1/2 sum (1 + h - z_mean^2 - exp(h)), Equation 17-4 with gamma = h,
       i.e. the loss believes log sigma^2 = h.
 
-    Everything else (architecture, reconstruction term summed over pixels, KL
-    summed over latents, beta) is the consistent ``VAE``'s, so only the sigma
-    mismatch differs. The noise comes from the base class's ``Sampling`` layer,
+    Everything else (architecture, reconstruction term -log p(x | z) from the
+    model's likelihood, KL summed over latents, beta) is the consistent ``VAE``'s,
+    so only the sigma mismatch differs. The noise comes from the base class's ``Sampling`` layer,
     fed the actual log-variance, so with the same seed both models draw the same eps.
     """
 
@@ -248,13 +248,13 @@ class VAE2016(VAE):
 
     def call(self, x, training=False):
         z_mean, z_log_sigma = self.encoder(x, training=training)
-        return ops.sigmoid(self.decoder(self.sample(z_mean, z_log_sigma), training=training))
+        return self.likelihood.mean(self.decoder(self.sample(z_mean, z_log_sigma), training=training))
 
     def compute_losses(self, x, training=False):
         """The blog's objective: reconstruction of z drawn with exp(h), plus the KL term written for log sigma^2 = h."""
         z_mean, z_log_sigma = self.encoder(x, training=training)
         logits = self.decoder(self.sample(z_mean, z_log_sigma), training=training)
-        reconstruction = ops.mean(reconstruction_nats(x, logits))
+        reconstruction = ops.mean(self.reconstruction_term(x, logits))
         reported_kl = ops.mean(kl_log_var(z_mean, self.believed_log_var(z_log_sigma)))
         return reconstruction + self.beta * reported_kl, reconstruction, reported_kl
 
@@ -293,8 +293,8 @@ def _log_vars(vae, head):
 def elbo_terms_2016(vae, x, n_samples=10, seed=0, batch_size=1024):
     """Per-example reconstruction, true KL and reported KL, in nats, for a ``VAE2016`` (or a ``VAE``).
 
-    reconstruction = -E_q[log p(x | z)] by ``n_samples`` draws of z from the q the
-    sampler really uses, sigma = exp(h) * epsilon_std;
+    reconstruction = -E_q[log p(x | z)] (the model's likelihood) by ``n_samples`` draws of z
+    from the q the sampler really uses, sigma = exp(h) * epsilon_std;
     true KL = KL(q || N(0, I)) = kl_log_var(z_mean, 2h + 2 log epsilon_std)
     (= kl_sigma(z_mean, exp(h)) when epsilon_std = 1);
     reported KL = kl_log_var(z_mean, h), the term the model was trained on.
@@ -311,7 +311,7 @@ def elbo_terms_2016(vae, x, n_samples=10, seed=0, batch_size=1024):
         total = np.zeros(len(batch))
         for _ in range(n_samples):
             z = (z_mean + sigma * rng.standard_normal(z_mean.shape)).astype(np.float32)
-            total += ops.convert_to_numpy(reconstruction_nats(batch, vae.decoder(z, training=False)))
+            total += ops.convert_to_numpy(-vae.likelihood.log_prob(batch, vae.decoder(z, training=False)))
         parts["reconstruction"].append(total / n_samples)
         parts["true_kl"].append(ops.convert_to_numpy(kl_log_var(z_mean, actual)))
         parts["reported_kl"].append(ops.convert_to_numpy(kl_log_var(z_mean, believed)))
