@@ -7,6 +7,7 @@
 - every Markdown region between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` replaced by
   ``*Write your answer here.*``;
 - every code cell whose first line is ``# HIDDEN`` removed;
+- the course's setup cell (vae_course.setup_cell: Colab install, version check) added after the title;
 - outputs, execution counts, the run timings nbclient records (cell metadata ``execution``) and saved
   widget state (notebook metadata ``widgets``) cleared.
 
@@ -26,6 +27,9 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from .repository import RepositoryError
+from .setup_cell import insert_setup_cell, setup_cell
 
 BEGIN_CODE, END_CODE = "# BEGIN SOLUTION", "# END SOLUTION"
 BEGIN_MARKDOWN, END_MARKDOWN = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
@@ -171,8 +175,11 @@ def _refuse_unchecked(name, number, before):
     )
 
 
-def make_lesson(solution_nb, path=None):
-    """The lesson notebook made from ``solution_nb`` (which is not modified); ``path`` only names it in messages."""
+def make_lesson(solution_nb, path=None, setup=None):
+    """The lesson notebook made from ``solution_nb`` (which is not modified); ``path`` only names it in messages.
+
+    ``setup``, a code cell (see vae_course.setup_cell), is put right after the title.
+    """
     name = _show(path) if path is not None else "notebook"
     _check_cell_ids(solution_nb, name)
     lesson = copy.deepcopy(solution_nb)
@@ -191,6 +198,11 @@ def make_lesson(solution_nb, path=None):
         cells.append(cell)
     _check_exercises_are_checked(solution_nb.cells, name)
     lesson.cells = cells
+    if setup is not None:
+        try:
+            insert_setup_cell(lesson, copy.deepcopy(setup))
+        except ValueError as error:
+            raise LessonError(f"{name}: {error}") from None
     lesson.metadata.pop("widgets", None)  # saved widget state is output too: lessons start blank
     return lesson
 
@@ -221,7 +233,11 @@ def _read_notebook(path):
 
 def lesson_bytes(solution_path):
     """The exact bytes of the lesson generated from the solution notebook at ``solution_path``."""
-    lesson = make_lesson(_read_notebook(solution_path), path=solution_path)
+    try:
+        setup = setup_cell()
+    except RepositoryError as error:
+        raise LessonError(f"cannot write the lessons' setup cell: {error}") from None
+    lesson = make_lesson(_read_notebook(solution_path), path=solution_path, setup=setup)
     text = nbformat.writes(lesson, version=4)
     return (text if text.endswith("\n") else text + "\n").encode("utf-8")
 

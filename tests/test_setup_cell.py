@@ -1,0 +1,83 @@
+"""The setup cell the generator puts in every lesson: where it goes, and what its code does on Colab and elsewhere."""
+
+import sys
+import types
+
+import nbformat
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+import vae_course
+from vae_course.lessons import LessonError, lesson_bytes, make_lesson
+from vae_course.setup_cell import CELL_ID, setup_cell, setup_source
+from vae_course.version_check import CourseTooOld
+
+
+def notebook(*cells):
+    nb = new_notebook(cells=list(cells))
+    for number, cell in enumerate(nb.cells):
+        cell.id = f"cell-{number}"
+    return nb
+
+
+class FakeShell:
+    """Records the line magics the cell runs, as IPython's get_ipython() would run them."""
+
+    def __init__(self):
+        self.magics = []
+
+    def run_line_magic(self, name, line, *args):
+        self.magics.append((name, line))
+
+
+def run_setup(source):
+    """Run a setup cell's code as IPython would (magics included); return the magics it ran."""
+    shell = FakeShell()
+    code = TransformerManager().transform_cell(source)
+    exec(compile(code, "<setup cell>", "exec"), {"get_ipython": lambda: shell})
+    return shell.magics
+
+
+def test_setup_goes_right_after_the_title():
+    """Does the setup cell come second, after the Markdown title, with its fixed id?"""
+    nb = notebook(new_markdown_cell("# Lesson"), new_code_cell("x = 1"))
+    lesson = make_lesson(nb, "lesson.ipynb", setup=setup_cell("o/r", "1.2.3"))
+    assert [cell.get("id") for cell in lesson.cells] == ["cell-0", CELL_ID, "cell-1"]
+    assert lesson.cells[1].source == setup_source("o/r", "1.2.3") and len(nb.cells) == 2
+
+
+def test_setup_goes_first_without_a_title():
+    nb = notebook(new_code_cell("x = 1"))
+    assert make_lesson(nb, "lesson.ipynb", setup=setup_cell("o/r", "1.2.3")).cells[0].id == CELL_ID
+
+
+def test_a_solution_using_the_setup_cell_id_is_refused():
+    nb = notebook(new_markdown_cell("# Lesson"))
+    nb.cells[0].id = CELL_ID
+    with pytest.raises(LessonError, match=f"lesson.ipynb: cell 1 already has the id '{CELL_ID}'"):
+        make_lesson(nb, "lesson.ipynb", setup=setup_cell("o/r", "1.2.3"))
+
+
+def test_generated_lessons_need_this_package_version(tmp_path):
+    """Does lesson_bytes() write the setup cell with this package's version as the minimum?"""
+    path = tmp_path / "00-x.ipynb"
+    nbformat.write(notebook(new_markdown_cell("# X"), new_code_cell("y = 2")), path)
+    lesson = nbformat.reads(lesson_bytes(path).decode(), as_version=4)
+    assert lesson.cells[1].id == CELL_ID
+    assert lesson.cells[1].source.endswith(f'require("{vae_course.__version__}")')
+
+
+def test_on_colab_the_cell_installs_the_package_then_checks(monkeypatch):
+    """With google.colab loaded, does the cell pip-install from the repository (ranges, not pins) and pass?"""
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    magics = run_setup(setup_source("o/r", vae_course.__version__))
+    assert magics == [("pip", 'install --quiet "vae-course @ git+https://github.com/o/r@main"')]
+
+
+def test_elsewhere_the_cell_installs_nothing_and_checks(monkeypatch):
+    """Without Colab, does the cell leave pip alone, pass for this version and stop for a newer minimum?"""
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert run_setup(setup_source("o/r", vae_course.__version__)) == []
+    with pytest.raises(CourseTooOld, match="needs vae-course 999.0.0 or newer"):
+        run_setup(setup_source("o/r", "999.0.0"))
