@@ -1,4 +1,4 @@
-"""The command line: ``python -m vae_course {train,lessons,bench}``.
+"""The command line: ``python -m vae_course {train,lessons,links,bench}``.
 
 Each subcommand lives in its own module and adds its arguments through
 ``add_arguments(parser)``; ``run(args)`` does the work and returns an exit code.
@@ -12,6 +12,7 @@ import sys
 SUBCOMMANDS = {
     "train": ("vae_course.train", "train a complete VAE and write the model, metrics and figures"),
     "lessons": ("vae_course.lessons", "generate lessons/ from solutions/ (or --check that they match)"),
+    "links": ("vae_course.links", "write docs/colab.md's Colab links from lessons/ (--hub URL: nbgitpuller links)"),
     "bench": ("vae_course.bench", "benchmark training speed and quality against the textbook's recipe, and the course"),
 }
 
