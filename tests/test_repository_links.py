@@ -126,7 +126,8 @@ def test_every_lesson_setup_cell_installs_from_the_repository():
     """Does every lesson have the setup cell, installing the package from the repository pyproject.toml names?"""
     slug = repository_slug()
     sources = setup_sources()
-    assert sources and all(sources.values()), f"lessons without a setup cell: {[k for k, v in sources.items() if not v]}"
+    missing = [lesson for lesson, source in sources.items() if not source]
+    assert sources and not missing, f"lessons without a setup cell: {missing}"
     for lesson, source in sources.items():
         assert f'"{pip_requirement(slug)}"' in source, lesson
         assert not link_problems(source, lesson, slug, ROOT)

@@ -1,5 +1,6 @@
 """The setup cell the generator puts in every lesson: where it goes, and what its code does on Colab and elsewhere."""
 
+import importlib.util
 import sys
 import types
 
@@ -69,10 +70,18 @@ def test_generated_lessons_need_this_package_version(tmp_path):
 
 
 def test_on_colab_the_cell_installs_the_package_then_checks(monkeypatch):
-    """With google.colab loaded, does the cell pip-install from the repository (ranges, not pins) and pass?"""
+    """On Colab without the package, does the cell pip-install it from the repository (ranges, not pins)?"""
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "vae_course" else find_spec(name))
     magics = run_setup(setup_source("o/r", vae_course.__version__))
     assert magics == [("pip", 'install --quiet "vae-course @ git+https://github.com/o/r@main"')]
+
+
+def test_on_colab_a_second_run_does_not_install_again(monkeypatch):
+    """Once the package is there (a re-run, or after Runtime > Restart session), is pip left alone?"""
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert run_setup(setup_source("o/r", vae_course.__version__)) == []
 
 
 def test_elsewhere_the_cell_installs_nothing_and_checks(monkeypatch):

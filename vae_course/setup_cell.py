@@ -1,6 +1,6 @@
 """The code cell the lesson generator puts right after each lesson's title.
 
-On Colab it installs the course package from the course's repository (``pip install "vae-course @ git+..."``, which
+On Colab, once per runtime, it installs the course package from the course's repository (``pip install "vae-course @ git+..."``, which
 keeps Colab's preinstalled TensorFlow when it is in the package's ranges); everywhere it checks that the installed
 package is at least the version the lessons were generated with (the package's ``__version__``).
 """
@@ -17,9 +17,10 @@ def setup_source(slug, minimum):
     """The setup cell's code for the repository ``slug`` (``"owner/name"``) and the lesson's minimum version."""
     return (
         "# Course setup: on Colab, install the course package first; then check it is recent enough for this lesson.\n"
+        "import importlib.util\n"
         "import sys\n"
         "\n"
-        'if "google.colab" in sys.modules:\n'
+        'if "google.colab" in sys.modules and importlib.util.find_spec("vae_course") is None:\n'
         f'    %pip install --quiet "{pip_requirement(slug)}"\n'
         "\n"
         "from vae_course.version_check import require\n"

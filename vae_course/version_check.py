@@ -47,6 +47,7 @@ def require(minimum, installed=__version__):
     raise CourseTooOld(
         f"This lesson needs vae-course {minimum} or newer, but this kernel has {installed}. "
         f"To update it, {how_to_update()}, then restart the kernel (JupyterLab: Kernel > Restart Kernel; Colab: "
-        f"Runtime > Restart session) and run the lesson again. If you work from a copy of the course folder, `git pull` and `pip install -r requirements.txt` "
-        f"do the same. On a shared JupyterHub where that fails, ask your instructor to update the image."
+        f"Runtime > Restart session) and run the lesson again. If you work from a copy of the course folder, "
+        f"`git pull` and `pip install -r requirements.txt` do the same. On a shared JupyterHub where that fails, "
+        f"ask your instructor to update the image."
     )
