@@ -182,3 +182,33 @@ def test_pyproject_without_repository_is_refused(tmp_path):
     path.write_text('[project]\nname = "x"\n')
     with pytest.raises(RepositoryError, match=r"no `Repository = .*` under \[project.urls\]"):
         url_in_pyproject(path)
+
+
+def test_links_block_is_rewritten_between_its_markers_only(tmp_path):
+    """Does the links command replace only the lines between its markers, from the lessons present?"""
+    (tmp_path / "lessons").mkdir()
+    for name in ("01-b.ipynb", "00-a.ipynb"):
+        (tmp_path / "lessons" / name).write_text("{}")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "colab.md").write_text(f"# Title\n{links.BEGIN}\nold table\n{links.END}\nAfter.\n")
+    current, expected = links.expected_document(tmp_path, "o/r")
+    assert current != expected and expected.startswith(f"# Title\n{links.BEGIN}\n| # |")
+    assert expected.endswith(f"{links.END}\nAfter.\n") and "old table" not in expected
+    assert lessons_without_colab_link(expected, links.lesson_paths(tmp_path)) == []
+    assert expected.index("00-a") < expected.index("01-b")
+
+
+@pytest.mark.parametrize(
+    "text", ["no markers", f"{links.END}\n{links.BEGIN}", f"{links.BEGIN}\n{links.BEGIN}\n{links.END}"]
+)
+def test_links_block_needs_its_two_markers(text):
+    with pytest.raises(links.LinksError, match="needs one line"):
+        links.with_block(text, "table", "docs/colab.md")
+
+
+def test_hub_links_need_a_hub_address():
+    assert links.hub_links("https://hub.example.edu/", "o/r", ["lessons/00-a.ipynb"]) == [
+        "00-a: " + nbgitpuller_link("https://hub.example.edu", "o/r", "lessons/00-a.ipynb")
+    ]
+    with pytest.raises(links.LinksError, match="give the hub's address"):
+        links.hub_links("hub.example.edu", "o/r", [])
