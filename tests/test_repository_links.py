@@ -231,3 +231,16 @@ def test_a_fork_changes_one_line(tmp_path):
     assert nbgitpuller_link("https://hub.example.edu", "fork/vae", path, "course") in moved
     assert moved.endswith("(https://github.com/keras-team/keras-io) stays")
     assert links.retarget(moved, "o/r") == text
+
+
+def test_links_command_checks_and_prints_hub_links(capsys):
+    """Does `python -m vae_course links --check` pass on this repository, and --hub print one link per lesson?"""
+    from vae_course import cli
+
+    assert cli.main(["links", "--check"]) == 0
+    assert f"every link names {repository_slug()}" in capsys.readouterr().out
+    assert cli.main(["links", "--hub", "https://hub.example.edu"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == len(links.lesson_paths(ROOT)) and all("/hub/user-redirect/git-pull?" in p for p in printed)
+    assert cli.main(["links", "--hub", "hub.example.edu"]) == 2
+    assert "give the hub's address" in capsys.readouterr().err
