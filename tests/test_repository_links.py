@@ -21,7 +21,7 @@ from vae_course.repository import (
     slug_of,
     url_in_pyproject,
 )
-from vae_course.setup_cell import CELL_ID
+from vae_course.setup_cell import FIRST_LINE
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*"
@@ -39,12 +39,12 @@ def documents():
 
 
 def setup_sources():
-    """{lesson: source of its course-setup cell} for every lesson (None when a lesson has none)."""
+    """{lesson: source of its first code cell if it opens with the course setup, else None} for every lesson."""
     found = {}
     for path in sorted((ROOT / "lessons").glob("*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        sources = ["".join(cell["source"]) for cell in cells if cell.get("id") == CELL_ID]
-        found[f"lessons/{path.name}"] = sources[0] if sources else None
+        sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"][:1]
+        found[f"lessons/{path.name}"] = sources[0] if sources and sources[0].startswith(FIRST_LINE) else None
     return found
 
 
@@ -124,7 +124,7 @@ def test_docs_are_what_the_links_command_writes():
 
 
 def test_every_lesson_setup_cell_installs_from_the_repository():
-    """Does every lesson have the setup cell, installing the package from the repository pyproject.toml names?"""
+    """Does every lesson's set-up cell open with the course setup, installing from the repository pyproject names?"""
     slug = repository_slug()
     sources = setup_sources()
     missing = [lesson for lesson, source in sources.items() if not source]

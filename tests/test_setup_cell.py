@@ -1,4 +1,4 @@
-"""The setup cell the generator puts in every lesson: where it goes, and what its code does on Colab and elsewhere."""
+"""The course setup the generator puts in every lesson: where it goes, and what it does on Colab and elsewhere."""
 
 import importlib.util
 import sys
@@ -11,7 +11,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import vae_course
 from vae_course.lessons import LessonError, lesson_bytes, make_lesson
-from vae_course.setup_cell import CELL_ID, setup_cell, setup_source
+from vae_course.setup_cell import CELL_ID, FIRST_LINE, setup_source
 from vae_course.version_check import CourseTooOld
 
 
@@ -40,33 +40,35 @@ def run_setup(source):
     return shell.magics
 
 
-def test_setup_goes_right_after_the_title():
-    """Does the setup cell come second, after the Markdown title, with its fixed id?"""
-    nb = notebook(new_markdown_cell("# Lesson"), new_code_cell("x = 1"))
-    lesson = make_lesson(nb, "lesson.ipynb", setup=setup_cell("o/r", "1.2.3"))
-    assert [cell.get("id") for cell in lesson.cells] == ["cell-0", CELL_ID, "cell-1"]
-    assert lesson.cells[1].source == setup_source("o/r", "1.2.3") and len(nb.cells) == 2
+def test_setup_goes_at_the_top_of_the_set_up_cell():
+    """Does the setup open the first code cell, keeping its id and code, and leave later cells alone?"""
+    nb = notebook(new_markdown_cell("# Lesson"), new_code_cell("import keras"), new_code_cell("x = 1"))
+    lesson = make_lesson(nb, "lesson.ipynb", setup=setup_source("o/r", "1.2.3"))
+    assert [cell.id for cell in lesson.cells] == ["cell-0", "cell-1", "cell-2"]
+    assert lesson.cells[1].source == setup_source("o/r", "1.2.3") + "\n\nimport keras"
+    assert lesson.cells[2].source == "x = 1" and nb.cells[1].source == "import keras"
 
 
-def test_setup_goes_first_without_a_title():
-    nb = notebook(new_code_cell("x = 1"))
-    assert make_lesson(nb, "lesson.ipynb", setup=setup_cell("o/r", "1.2.3")).cells[0].id == CELL_ID
+def test_without_code_the_setup_gets_a_cell_after_the_title():
+    nb = notebook(new_markdown_cell("# Lesson"), new_markdown_cell("Text."))
+    lesson = make_lesson(nb, "lesson.ipynb", setup=setup_source("o/r", "1.2.3"))
+    assert [cell.id for cell in lesson.cells] == ["cell-0", CELL_ID, "cell-1"]
 
 
 def test_a_solution_using_the_setup_cell_id_is_refused():
     nb = notebook(new_markdown_cell("# Lesson"))
     nb.cells[0].id = CELL_ID
     with pytest.raises(LessonError, match=f"lesson.ipynb: cell 1 already has the id '{CELL_ID}'"):
-        make_lesson(nb, "lesson.ipynb", setup=setup_cell("o/r", "1.2.3"))
+        make_lesson(nb, "lesson.ipynb", setup=setup_source("o/r", "1.2.3"))
 
 
 def test_generated_lessons_need_this_package_version(tmp_path):
-    """Does lesson_bytes() write the setup cell with this package's version as the minimum?"""
+    """Does lesson_bytes() open the set-up cell with the setup, this package's version as the minimum?"""
     path = tmp_path / "00-x.ipynb"
     nbformat.write(notebook(new_markdown_cell("# X"), new_code_cell("y = 2")), path)
     lesson = nbformat.reads(lesson_bytes(path).decode(), as_version=4)
-    assert lesson.cells[1].id == CELL_ID
-    assert lesson.cells[1].source.endswith(f'require("{vae_course.__version__}")')
+    assert lesson.cells[1].source.startswith(FIRST_LINE)
+    assert lesson.cells[1].source.endswith(f'require("{vae_course.__version__}")\n\ny = 2')
 
 
 def test_on_colab_the_cell_installs_the_package_then_checks(monkeypatch):

@@ -7,7 +7,7 @@
 - every Markdown region between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` replaced by
   ``*Write your answer here.*``;
 - every code cell whose first line is ``# HIDDEN`` removed;
-- the course's setup cell (vae_course.setup_cell: Colab install, version check) added after the title;
+- the course setup (vae_course.setup_cell: Colab install, version check) put at the top of the first code cell;
 - outputs, execution counts, the run timings nbclient records (cell metadata ``execution``) and saved
   widget state (notebook metadata ``widgets``) cleared.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 from .repository import RepositoryError
-from .setup_cell import insert_setup_cell, setup_cell
+from .setup_cell import add_setup, course_setup
 
 BEGIN_CODE, END_CODE = "# BEGIN SOLUTION", "# END SOLUTION"
 BEGIN_MARKDOWN, END_MARKDOWN = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
@@ -178,7 +178,7 @@ def _refuse_unchecked(name, number, before):
 def make_lesson(solution_nb, path=None, setup=None):
     """The lesson notebook made from ``solution_nb`` (which is not modified); ``path`` only names it in messages.
 
-    ``setup``, a code cell (see vae_course.setup_cell), is put right after the title.
+    ``setup``, code (see vae_course.setup_cell), is put at the top of the first code cell.
     """
     name = _show(path) if path is not None else "notebook"
     _check_cell_ids(solution_nb, name)
@@ -200,7 +200,7 @@ def make_lesson(solution_nb, path=None, setup=None):
     lesson.cells = cells
     if setup is not None:
         try:
-            insert_setup_cell(lesson, copy.deepcopy(setup))
+            add_setup(lesson, setup)
         except ValueError as error:
             raise LessonError(f"{name}: {error}") from None
     lesson.metadata.pop("widgets", None)  # saved widget state is output too: lessons start blank
@@ -234,7 +234,7 @@ def _read_notebook(path):
 def lesson_bytes(solution_path):
     """The exact bytes of the lesson generated from the solution notebook at ``solution_path``."""
     try:
-        setup = setup_cell()
+        setup = course_setup()
     except RepositoryError as error:
         raise LessonError(f"cannot write the lessons' setup cell: {error}") from None
     lesson = make_lesson(_read_notebook(solution_path), path=solution_path, setup=setup)
