@@ -11,7 +11,10 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "vae_course"
 
-INFRASTRUCTURE = {"vae_course._quiet", "vae_course._paths"}
+INFRASTRUCTURE = {
+    "vae_course._quiet", "vae_course._paths", "vae_course._threads",  # set-up before TensorFlow loads, paths
+    "vae_course.repository", "vae_course.version_check",  # the course's address and version, no TensorFlow
+}
 # What each layer may import, besides itself and the infrastructure modules above.
 ALLOWED = {
     "vae": set(),

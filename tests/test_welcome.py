@@ -1,5 +1,7 @@
 """The welcome lesson's environment report."""
 
+import sys
+
 from vae_course.lessons.welcome import EnvironmentReport, Item, environment_report
 
 
@@ -25,3 +27,40 @@ def test_a_problem_is_shown_with_what_to_do():
 def test_all_fine_says_ready():
     report = EnvironmentReport([Item("numpy", True, "2.0")])
     assert report.ok and "ready for lesson 01" in report.summary() and "✔" in report._repr_html_()
+
+
+def test_place_is_found_from_what_each_service_sets():
+    """Is Colab recognised by its module, Binder before JupyterHub (Binder sets both), and a plain kernel as local?"""
+    from vae_course.lessons.welcome import where_running
+
+    colab = {"google.colab": object()}
+    assert where_running({}, colab) == "Colab"
+    assert where_running({"BINDER_REPO_URL": "https://github.com/o/r", "JUPYTERHUB_USER": "jovyan"}, {}) == "Binder"
+    assert where_running({"JUPYTERHUB_USER": "ada"}, {}) == "JupyterHub"
+    assert where_running({"BINDER_REPO_URL": "", "PATH": "/usr/bin"}, {}) == "your computer"
+
+
+def test_report_says_how_to_keep_work_on_binder(monkeypatch):
+    """Does the report name Binder and say to download the notebook, without counting it as a problem?"""
+    monkeypatch.setenv("BINDER_REPO_URL", "https://github.com/vae-course/vae-course")
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    report = environment_report()
+    place = next(item for item in report.items if item.name == "Where you work")
+    assert place.ok and place.detail.startswith("Binder.") and "10 idle minutes" in place.detail
+    assert "File > Download" in place.detail and "Where you work" in report._repr_html_()
+
+
+def test_report_says_how_to_keep_work_on_colab_and_at_home(monkeypatch):
+    """Does the report point Colab users to Drive, and say nothing of services on one's own computer?"""
+    import types
+
+    from vae_course.lessons.welcome import _place_item
+
+    monkeypatch.delenv("BINDER_REPO_URL", raising=False)
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    place = _place_item()
+    assert place.ok and place.detail.startswith("your computer.") and "Drive" not in place.detail
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    place = _place_item()
+    assert place.ok and place.detail.startswith("Colab.") and "Save a copy in Drive" in place.detail

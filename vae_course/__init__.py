@@ -8,8 +8,7 @@ TensorFlow; importing the package only sets TensorFlow's log level.
 import importlib
 
 from . import _quiet  # noqa: F401  (TensorFlow's C++ log level, before TensorFlow loads)
-
-__version__ = "0.1.0"
+from .version_check import __version__  # noqa: F401  (one version number, light to import)
 
 _EXPORTS = {
     "DatasetError": "vae.data",

@@ -2,6 +2,7 @@
 
 import html
 import importlib
+import os
 import platform
 import sys
 from dataclasses import dataclass
@@ -75,6 +76,33 @@ def _widget_item():
     return Item("Widgets", True, "ipywidgets and the JupyterLab extension are installed; the slider below should move")
 
 
+KEEPING_WORK = {
+    "Colab": "Colab runs a copy of the lesson and forgets it when the runtime ends: keep your work with "
+             "File > Save a copy in Drive (or File > Download).",
+    "Binder": "Binder deletes this session, and your changes, after about 10 idle minutes: before a break, "
+              "download your notebook (File > Download), and upload it into a new session to go on.",
+    "JupyterHub": "Your files stay in your home folder on the hub between sessions; save often (Ctrl+S). Opening "
+                  "the course's link again brings new lessons and keeps the ones you changed.",
+    "your computer": "Your work is kept in the lessons folder each time you save the notebook (Ctrl+S).",
+}
+
+
+def where_running(environ=os.environ, modules=sys.modules):
+    """Colab, Binder, JupyterHub or your computer, from what each of them sets in the kernel."""
+    if "google.colab" in modules:
+        return "Colab"
+    if environ.get("BINDER_REPO_URL"):  # Binder runs on a JupyterHub too, so it is asked first
+        return "Binder"
+    if environ.get("JUPYTERHUB_USER"):
+        return "JupyterHub"
+    return "your computer"
+
+
+def _place_item():
+    place = where_running()
+    return Item("Where you work", True, f"{place}. {KEEPING_WORK[place]}")
+
+
 class EnvironmentReport:
     """All items; ``ok`` when every one passed. Renders as a table in Jupyter and as text elsewhere."""
 
@@ -113,5 +141,5 @@ class EnvironmentReport:
 
 
 def environment_report():
-    """Check Python, the packages, the Keras backend, the bundled data and widgets."""
-    return EnvironmentReport(_package_items() + [_backend_item(), _data_item(), _widget_item()])
+    """Check Python, the packages, the Keras backend, the bundled data and widgets; say how to keep one's work."""
+    return EnvironmentReport(_package_items() + [_backend_item(), _data_item(), _widget_item(), _place_item()])

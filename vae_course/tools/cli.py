@@ -1,4 +1,4 @@
-"""The command line: ``python -m vae_course {train,lessons,grade,bench}``.
+"""The command line: ``python -m vae_course {train,lessons,grade,links,bench}``.
 
 Each subcommand lives in its own module and adds its arguments through
 ``add_arguments(parser)``; ``run(args)`` does the work and returns an exit code.
@@ -11,8 +11,10 @@ import sys
 
 SUBCOMMANDS = {
     "train": ("vae_course.tools.train", "train a complete VAE and write the model, metrics and figures"),
-    "lessons": ("vae_course.tools.generate", "generate lessons/ from solutions/ (or --check that they match)"),
+    "lessons": ("vae_course.tools.lessons_command", "generate lessons/ from solutions/ (or --check that they match)"),
     "grade": ("vae_course.tools.grade", "grade a class's submitted lesson notebooks into a CSV of exercise statuses"),
+    "links": ("vae_course.tools.links",
+              "write docs/colab.md's Colab links from lessons/ (--hub URL: nbgitpuller links)"),
     "bench": ("vae_course.tools.bench",
               "benchmark training speed and quality against the textbook's recipe, and the course"),
 }

@@ -7,6 +7,7 @@
 - every Markdown region between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` replaced by
   ``*Write your answer here.*``;
 - every code cell whose first line is ``# HIDDEN`` removed;
+- the course setup (vae_course.setup_cell: Colab install, version check) put at the top of the first code cell;
 - outputs, execution counts, the run timings nbclient records (cell metadata ``execution``) and saved
   widget state (notebook metadata ``widgets``) cleared.
 
@@ -22,12 +23,13 @@ import hashlib
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 
 from .._paths import REPOSITORY
+from ..repository import RepositoryError
+from .setup_cell import add_setup, course_setup
 
 BEGIN_CODE, END_CODE = "# BEGIN SOLUTION", "# END SOLUTION"
 BEGIN_MARKDOWN, END_MARKDOWN = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
@@ -173,8 +175,11 @@ def _refuse_unchecked(name, number, before):
     )
 
 
-def make_lesson(solution_nb, path=None):
-    """The lesson notebook made from ``solution_nb`` (which is not modified); ``path`` only names it in messages."""
+def make_lesson(solution_nb, path=None, setup=None):
+    """The lesson notebook made from ``solution_nb`` (which is not modified); ``path`` only names it in messages.
+
+    ``setup``, code (see vae_course.setup_cell), is put at the top of the first code cell.
+    """
     name = _show(path) if path is not None else "notebook"
     _check_cell_ids(solution_nb, name)
     lesson = copy.deepcopy(solution_nb)
@@ -193,6 +198,11 @@ def make_lesson(solution_nb, path=None):
         cells.append(cell)
     _check_exercises_are_checked(solution_nb.cells, name)
     lesson.cells = cells
+    if setup is not None:
+        try:
+            add_setup(lesson, setup)
+        except ValueError as error:
+            raise LessonError(f"{name}: {error}") from None
     lesson.metadata.pop("widgets", None)  # saved widget state is output too: lessons start blank
     return lesson
 
@@ -223,7 +233,11 @@ def _read_notebook(path):
 
 def lesson_bytes(solution_path):
     """The exact bytes of the lesson generated from the solution notebook at ``solution_path``."""
-    lesson = make_lesson(_read_notebook(solution_path), path=solution_path)
+    try:
+        setup = course_setup()
+    except RepositoryError as error:
+        raise LessonError(f"cannot write the lessons' setup cell: {error}") from None
+    lesson = make_lesson(_read_notebook(solution_path), path=solution_path, setup=setup)
     text = nbformat.writes(lesson, version=4)
     return (text if text.endswith("\n") else text + "\n").encode("utf-8")
 
@@ -333,61 +347,3 @@ def check(solutions_dir, lessons_dir):
 def _repository_root():
     """The folder holding ``solutions/``: the parent of this package if it has one, else the current directory."""
     return REPOSITORY if (REPOSITORY / "solutions").is_dir() else Path.cwd()
-
-
-def add_arguments(parser):
-    """The options of ``python -m vae_course lessons``."""
-    parser.add_argument("--solutions", metavar="DIR", type=Path, help="solution notebooks (default: solutions/)")
-    parser.add_argument("--out", metavar="DIR", type=Path, help="where the lessons go (default: lessons/)")
-    parser.add_argument(
-        "--check", action="store_true", help="write nothing; exit 1 if a lesson is missing or out of date"
-    )
-    parser.add_argument("--force", action="store_true", help="overwrite lessons even if they were edited")
-    exports = parser.add_mutually_exclusive_group()
-    exports.add_argument("--graded", metavar="DIR", type=Path,
-                         help="write the lessons with solutions (and the reference fallbacks) off into DIR")
-    exports.add_argument("--nbgrader", metavar="DIR", type=Path,
-                         help="write an nbgrader course (nbgrader_config.py and source/, one assignment per lesson)")
-    parser.add_argument("--no-hints", action="store_true", help="with --graded: turn hints off too")
-
-
-def _export(args, solutions_dir, lessons_dir):
-    """``--graded`` or ``--nbgrader``: write the course for an instructor elsewhere; exit code 0."""
-    if args.graded:
-        from .graded_lessons import write_graded_lessons
-
-        paths = write_graded_lessons(solutions_dir, args.graded, (lessons_dir,), hints=not args.no_hints)
-    else:
-        from .nbgrader_export import write_nbgrader_course
-
-        paths = write_nbgrader_course(solutions_dir, args.nbgrader, (lessons_dir,))
-    for path in paths:
-        print(f"written   {_show(path)}")
-    return 0
-
-
-def run(args):
-    """Generate or check the lessons; exit code 0 (fine), 1 (``--check`` found differences) or 2 (error)."""
-    root = _repository_root()
-    solutions_dir = args.solutions or root / "solutions"
-    lessons_dir = args.out or root / "lessons"
-    try:
-        if args.no_hints and not args.graded:
-            raise LessonError("--no-hints only goes with --graded DIR")
-        if args.graded or args.nbgrader:
-            return _export(args, solutions_dir, lessons_dir)
-        if args.check:
-            problems = check(solutions_dir, lessons_dir)
-            for problem in problems:
-                print(problem)
-            if problems:
-                print(f"{len(problems)} lesson(s) out of date: run `python -m vae_course lessons` to regenerate")
-                return 1
-            print(f"{_show(lessons_dir)} matches {_show(solutions_dir)}")
-            return 0
-        for name, status in generate(solutions_dir, lessons_dir, force=args.force):
-            print(f"{status:<9} {_show(lessons_dir / name)}")
-        return 0
-    except LessonError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
