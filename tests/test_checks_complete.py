@@ -217,7 +217,7 @@ def test_decoder_placeholder_is_not_attempted():
     "fn, match",
     [
         (decoder_with(reshape=False), r"shape \(64, 64\): flat rows.*layers\.Reshape"),
-        (decoder_with(activation="sigmoid"), r"ends in a sigmoid, so it outputs probabilities.*from_logits=True"),
+        (decoder_with(activation="sigmoid"), r"ends in a sigmoid, so it outputs probabilities.*applied twice"),
         (decoder_with(end=layers.Activation("sigmoid")), r"ends in a sigmoid"),
         (decoder_with(activation="relu"), r"ends in a relu"),
         (decoder_with(activation="softmax"), r"softmax"),
@@ -237,16 +237,23 @@ def test_each_decoder_mistake_is_named(fn, match):
 # ------------------------------------------------------------------------------------------------ loss
 
 
+BCE = lambda x, logit: ops.binary_crossentropy(x, logit, from_logits=True)  # noqa: E731
+
+
 def kl_terms(z_mean, z_log_var):
     return 1 + z_log_var - ops.exp(z_log_var) - ops.square(z_mean)
+
+
+def binomial_from(cross_entropy):
+    """Per-pixel -log Binomial(16 x; 16, p) written as 16 * cross_entropy(x, logits) - log C(16, 16 x)."""
+    return lambda x, logit: 16 * cross_entropy(x, logit) - complete.log_choose(16 * x)
 
 
 def loss_from(reconstruction_per_pixel=None, reduce_pixels=None, reduce_kl=None, batch=ops.mean, combine=None):
     """A vae_loss assembled from parts; every default is the right answer."""
 
     def vae_loss(x, logits, z_mean, z_log_var):
-        per_pixel = reconstruction_per_pixel or (lambda x, logit: ops.binary_crossentropy(x, logit, from_logits=True))
-        bce = per_pixel(x, logits)
+        bce = (reconstruction_per_pixel or binomial_from(BCE))(x, logits)
         per_image = (reduce_pixels or (lambda b: ops.sum(b, axis=(1, 2))))(bce)
         kl_per = (reduce_kl or (lambda t: -0.5 * ops.sum(t, axis=-1)))(kl_terms(z_mean, z_log_var))
         reconstruction, kl = batch(per_image), batch(kl_per)
@@ -257,21 +264,26 @@ def loss_from(reconstruction_per_pixel=None, reduce_pixels=None, reduce_kl=None,
 
 
 def tf_style(x, logits, z_mean, z_log_var):
-    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(x, tf.float32), logits=logits)
+    x = tf.cast(x, tf.float32)
+    k = 16.0 * x
+    log_choose = tf.math.lgamma(17.0) - tf.math.lgamma(k + 1.0) - tf.math.lgamma(17.0 - k)
+    bce = 16.0 * tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits) - log_choose
     reconstruction = tf.reduce_mean(tf.reduce_sum(bce, axis=[1, 2]))
     kl = tf.reduce_mean(-0.5 * tf.reduce_sum(1 + z_log_var - tf.exp(z_log_var) - tf.square(z_mean), axis=1))
     return reconstruction + kl, reconstruction, kl
 
 
 def by_hand(x, logits, z_mean, z_log_var):
-    bce = ops.softplus(logits) - x * logits
+    k = 16 * x
+    bce = 16 * ops.softplus(logits) - k * logits - complete.log_choose(k)
     reconstruction = ops.mean(ops.sum(ops.reshape(bce, (ops.shape(x)[0], -1)), axis=1))
     kl = ops.mean(vae_course.kl_log_var(z_mean, z_log_var))
     return reconstruction + kl, reconstruction, kl
 
 
 def probabilities_style(x, logits, z_mean, z_log_var):
-    bce = ops.binary_crossentropy(x, ops.sigmoid(logits))
+    k, p = 16 * x, ops.sigmoid(logits)
+    bce = complete.log_choose(k) * -1 - k * ops.log(p) - (16 - k) * ops.log(1 - p)
     reconstruction = ops.mean(ops.sum(bce, axis=(1, 2)))
     kl = ops.mean(-0.5 * ops.sum(kl_terms(z_mean, z_log_var), axis=-1))
     return [reconstruction + kl, reconstruction, kl]
@@ -279,15 +291,24 @@ def probabilities_style(x, logits, z_mean, z_log_var):
 
 def keras_losses_with_channel(x, logits, z_mean, z_log_var):
     bce = keras.losses.binary_crossentropy(x[..., None], logits[..., None], from_logits=True)
+    bce = 16 * bce - complete.log_choose(16 * x)
     reconstruction = ops.mean(ops.sum(bce, axis=(1, 2)))
     kl = ops.mean(-0.5 * ops.sum(kl_terms(z_mean, z_log_var), axis=-1))
     return reconstruction + kl, reconstruction, kl
 
 
+def library_likelihood(x, logits, z_mean, z_log_var):
+    reconstruction = ops.mean(-vae_course.likelihood_for("digits").log_prob(x, logits))
+    kl = ops.mean(vae_course.kl_log_var(z_mean, z_log_var))
+    return reconstruction + kl, reconstruction, kl
+
+
 @pytest.mark.parametrize(
     "fn",
-    [complete.reference_vae_loss, loss_from(), tf_style, by_hand, probabilities_style, keras_losses_with_channel],
-    ids=["package", "keras-ops", "tensorflow", "softplus-by-hand", "probabilities", "keras-losses-channel"],
+    [complete.reference_vae_loss, loss_from(), tf_style, by_hand, probabilities_style, keras_losses_with_channel,
+     library_likelihood],
+    ids=["package", "keras-ops", "tensorflow", "softplus-by-hand", "probabilities", "keras-losses-channel",
+         "library-likelihood"],
 )
 def test_correct_losses_pass(fn):
     assert_passes(check.vae_loss(fn))
@@ -304,15 +325,18 @@ def test_loss_placeholder_is_not_attempted():
     assert_not_attempted(check.vae_loss(lesson_stub))
 
     def half_done(x, logits, z_mean, z_log_var):
-        reconstruction = ops.mean(ops.sum(ops.binary_crossentropy(x, logits, from_logits=True), axis=(1, 2)))
+        reconstruction = ops.mean(ops.sum(binomial_from(BCE)(x, logits), axis=(1, 2)))
         return reconstruction, reconstruction, ____
 
     assert_not_attempted(check.vae_loss(half_done))
 
 
 def _numpy_loss(x, logits, z_mean, z_log_var):
+    from vae_course.exercises.complete import _log_choose
+
     x, logits, z_mean, z_log_var = (np.asarray(a, dtype=np.float64) for a in (x, logits, z_mean, z_log_var))
-    reconstruction = np.mean(np.sum(np.logaddexp(0, logits) - x * logits, axis=(1, 2)))
+    nll = 16 * np.logaddexp(0, logits) - 16 * x * logits - _log_choose(x)
+    reconstruction = np.mean(np.sum(nll, axis=(1, 2)))
     kl = np.mean(-0.5 * np.sum(1 + z_log_var - np.exp(z_log_var) - z_mean**2, axis=-1))
     return reconstruction + kl, reconstruction, kl
 
@@ -323,28 +347,44 @@ def _graph_unsafe(x, logits, z_mean, z_log_var):
 
 
 def _fixed_batch_divisor(x, logits, z_mean, z_log_var):
-    reconstruction = ops.sum(ops.binary_crossentropy(x, logits, from_logits=True)) / 5
+    reconstruction = ops.sum(binomial_from(BCE)(x, logits)) / 5
     kl = ops.sum(-0.5 * ops.sum(kl_terms(z_mean, z_log_var), axis=-1)) / 5
     return reconstruction + kl, reconstruction, kl
 
 
-BCE = lambda x, logit: ops.binary_crossentropy(x, logit, from_logits=True)  # noqa: E731
 MEAN_PIXELS = lambda b: ops.mean(b, axis=(1, 2))  # noqa: E731
 KERAS_LOSSES_BCE = lambda x, logit: keras.losses.binary_crossentropy(x, logit, from_logits=True)  # noqa: E731
+
+
+def _k_for_x(x, logit):
+    return 16 * ops.softplus(logit) - x * logit - complete.log_choose(16 * x)
+
+
+def _softplus_without_16(x, logit):
+    return ops.softplus(logit) - 16 * x * logit - complete.log_choose(16 * x)
 
 
 @pytest.mark.parametrize(
     "fn, match",
     [
-        (loss_from(reduce_pixels=MEAN_PIXELS), r"averaged the cross-entropy over the pixels.*β = 64"),
+        (loss_from(reconstruction_per_pixel=BCE), r"the textbook's.*same optimum as β = 16 against the real "
+         r"likelihood, up to a constant.*log C\(16, k\)"),
+        (loss_from(reconstruction_per_pixel=lambda x, logit: 16 * BCE(x, logit)),
+         r"16 · BCE without the − log C\(16, k\)"),
+        (loss_from(reconstruction_per_pixel=lambda x, logit: 16 * BCE(x, logit) + complete.log_choose(16 * x)),
+         r"log C\(16, k\) has the wrong sign"),
+        (loss_from(reconstruction_per_pixel=_k_for_x), r"the count k = 16 · x belongs"),
+        (loss_from(reconstruction_per_pixel=_softplus_without_16), r"softplus\(ℓ\) needs the factor 16"),
+        (loss_from(reduce_pixels=MEAN_PIXELS), r"averaged over the pixels instead of summing.*β = 64"),
+        (loss_from(reconstruction_per_pixel=BCE, reduce_pixels=MEAN_PIXELS), r"textbook's.*β = 64"),
         (loss_from(reconstruction_per_pixel=KERAS_LOSSES_BCE, reduce_pixels=lambda b: ops.sum(b, axis=-1)),
-         r"8 times too small.*keras\.losses\.binary_crossentropy"),
-        (loss_from(reconstruction_per_pixel=lambda x, logit: ops.binary_crossentropy(x, logit)),
+         r"textbook's.*8 times too small.*keras\.losses\.binary_crossentropy"),
+        (loss_from(reconstruction_per_pixel=binomial_from(lambda x, logit: ops.binary_crossentropy(x, logit))),
          r"treats the logits as probabilities.*from_logits=True"),
-        (loss_from(reconstruction_per_pixel=lambda x, logit: BCE(x, 1 / (1 + ops.exp(-logit)))),
+        (loss_from(reconstruction_per_pixel=binomial_from(lambda x, logit: BCE(x, 1 / (1 + ops.exp(-logit))))),
          r"sigmoid is applied twice"),
-        (loss_from(reconstruction_per_pixel=lambda x, logit: BCE(logit, x)), r"arguments of the cross-entropy are "
-            "swapped"),
+        (loss_from(reconstruction_per_pixel=binomial_from(lambda x, logit: BCE(logit, x))),
+         r"arguments of the cross-entropy are swapped"),
         (loss_from(reconstruction_per_pixel=lambda x, logit: ops.square(x - ops.sigmoid(logit))),
          r"squared error.*Gaussian"),
         (loss_from(reduce_kl=lambda t: -0.5 * ops.mean(t, axis=-1)),
@@ -361,7 +401,8 @@ KERAS_LOSSES_BCE = lambda x, logit: keras.losses.binary_crossentropy(x, logit, f
         (_graph_unsafe, r"compiled training step"),
         (_fixed_batch_divisor, r"for the check's batch"),
     ],
-    ids=["mean-pixels", "keras-losses-last-axis", "no-from-logits", "double-sigmoid", "swapped-args", "mse",
+    ids=["textbook-bce", "no-log-choose", "log-choose-sign", "x-for-k", "softplus-without-16", "mean-pixels",
+         "textbook-mean-pixels", "keras-losses-last-axis", "no-from-logits", "double-sigmoid", "swapped-args", "mse",
          "mean-latents", "kl-sign", "kl-factor", "no-batch-mean", "batch-sum", "total-minus", "total-other",
          "two-mistakes", "numpy", "graph-unsafe", "hard-coded-batch"],
 )
@@ -384,7 +425,7 @@ def _as_dict(x, logits, z_mean, z_log_var):
 
 
 def _not_summed_over_pixels(x, logits, z_mean, z_log_var):
-    bce = ops.mean(ops.binary_crossentropy(x, logits, from_logits=True), axis=0)
+    bce = ops.mean(binomial_from(BCE)(x, logits), axis=0)
     kl = ops.mean(vae_course.kl_log_var(z_mean, z_log_var))
     return ops.sum(bce) + kl, bce, kl
 
@@ -421,3 +462,46 @@ def test_no_checker_raises_on_odd_input():
         for checker in (check.build_encoder, check.build_decoder, check.vae_loss):
             result = checker(odd)
             assert result.status in ("incorrect", "not_attempted"), (checker, odd, result)
+
+
+
+# ------------------------------------------------------------------------------------------------ predict, then check
+
+
+def test_predicted_kl_near_the_measurement_passes_and_reveals_it():
+    result = check.predicted_kl(0.0, 0.003, 2.7)
+    assert_passes(result)
+    assert "measured value is 0.00" in result.message and "2.70" in result.message
+    assert_passes(check.predicted_kl(0.4, 0.003, 2.7))
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [
+        (2.5, r"about what your β = 1 model spends"),
+        (30.0, r"pushes the KL down"),
+        (-1.0, r"never negative"),
+        (1.0, r"Guesses from 0.00 to 0.50"),
+    ],
+    ids=["own-kl", "more-kl", "negative", "too-high"],
+)
+def test_predicted_kl_wrong_guesses_are_named(guess, match):
+    assert_fails(check.predicted_kl(guess, 0.003, 2.7), match)
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [("0", r"text '0'.*without quotes"), ([0.0, 1.0], r"holds 2 values"), (float("nan"), r"NaN"),
+     (float("inf"), r"infinite"), (True, r"yes/no"), (None, r"one number")],
+    ids=["text", "list", "nan", "inf", "bool", "none"],
+)
+def test_predicted_kl_bad_input_gets_a_plain_message(guess, match):
+    assert_fails(check.predicted_kl(guess, 0.003, 2.7), match)
+
+
+def test_predicted_kl_placeholder_is_not_attempted():
+    assert_not_attempted(check.predicted_kl(____, 0.003, 2.7))
+
+
+def test_predicted_kl_with_a_missing_measurement_says_to_rerun():
+    assert_fails(check.predicted_kl(0.0, float("nan"), 2.7), r"rerun the cells")

@@ -247,3 +247,36 @@ def test_active_units_counts_mistakes(counts, match, status):
 
 def test_active_units_counts_need_the_codes():
     assert_fails(check.active_units(au_numpy, RIGHT_COUNTS), r"Pass the lesson's `codes`")
+
+
+# ---- predict, then check: the gap importance sampling closes ----------------------------------------------------
+
+
+def test_predicted_gap_close_to_the_measurement_passes_and_reveals_it():
+    result = check.predicted_gap(6.0, 116.4, 108.7)
+    assert_passes(result)
+    assert "measured value is 7.70" in result.message and "116.40" in result.message
+    assert_passes(check.predicted_gap(np.float32(4.0), 116.4, 108.7))
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [(-2.0, r"never above the negative ELBO"), (0, r"exact posterior"), (200.0, r"not more than all of it"),
+     (1.0, r"Guesses from 3.85 to 15.40")],
+    ids=["negative", "zero", "more-than-all", "too-small"],
+)
+def test_predicted_gap_wrong_guesses_are_named(guess, match):
+    assert_fails(check.predicted_gap(guess, 116.4, 108.7), match)
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [("7", r"text '7'"), ([7.0, 8.0], r"holds 2 values"), (float("nan"), r"NaN"), ({"gap": 7}, r"holds 1 value ")],
+    ids=["text", "list", "nan", "dict"],
+)
+def test_predicted_gap_bad_input_gets_a_plain_message(guess, match):
+    assert_fails(check.predicted_gap(guess, 116.4, 108.7), match)
+
+
+def test_predicted_gap_placeholder_is_not_attempted():
+    assert_not_attempted(check.predicted_gap(____, 116.4, 108.7))

@@ -320,3 +320,28 @@ def test_each_exercise_has_hints_and_a_solution(name):
     assert "def " in REGISTRY[name].solution
     assert getattr(hint, name)().text
     assert getattr(solution, name)().exercise == name
+
+
+
+# ---- predict, then check: the middle column's share of the prior -------------------------------------------------
+
+
+def test_predicted_middle_column_right_guess_passes_and_reveals_the_share():
+    result = check.predicted_middle_column(0.15)
+    assert_passes(result)
+    assert "17.0%" in result.message and "13.4%" in result.message
+
+
+@pytest.mark.parametrize(
+    "guess, match",
+    [(17, r"looks like a percentage"), (1.5, r"between 0 and 1"), (1 / 15, r"spread its mass evenly"),
+     (0.5, r"Guesses from 0.12 to 0.22"), ("0.17", r"text '0.17'"), ([0.1, 0.2], r"holds 2 values"),
+     (float("nan"), r"NaN")],
+    ids=["percent", "above-one", "even-share", "too-high", "text", "list", "nan"],
+)
+def test_predicted_middle_column_wrong_guesses_are_named(guess, match):
+    assert_fails(check.predicted_middle_column(guess), match)
+
+
+def test_predicted_middle_column_placeholder_is_not_attempted():
+    assert_not_attempted(check.predicted_middle_column(____))

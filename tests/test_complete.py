@@ -19,7 +19,7 @@ from vae_course.exercises import trainable_kl, yours_if_correct  # noqa: E402
 from vae_course.exercises.complete import reference_loss  # noqa: E402
 
 RNG = np.random.default_rng(3)
-X = RNG.uniform(0, 1, (6, 8, 8)).astype(np.float32)
+X = (RNG.integers(0, 17, (6, 8, 8)) / 16).astype(np.float32)  # on the support of Binomial(16): k / 16
 LOGITS = RNG.normal(0, 2, (6, 8, 8)).astype(np.float32)
 Z_MEAN = RNG.normal(0, 1, (6, 2)).astype(np.float32)
 Z_LOG_VAR = RNG.normal(0, 1, (6, 2)).astype(np.float32)
@@ -29,10 +29,15 @@ def numbers(values):
     return [float(ops.convert_to_numpy(v)) for v in values]
 
 
+def log_binomial(k, n, p):
+    return (math.lgamma(n + 1) - np.vectorize(math.lgamma)(k + 1) - np.vectorize(math.lgamma)(n - k + 1)
+            + k * np.log(p) + (n - k) * np.log(1 - p))
+
+
 def test_reference_loss_is_the_negative_elbo_in_nats_per_image():
     total, reconstruction, kl = numbers(complete.reference_vae_loss(X, LOGITS, Z_MEAN, Z_LOG_VAR))
     p = 1 / (1 + np.exp(-LOGITS.astype(np.float64)))
-    by_hand = np.mean(np.sum(-(X * np.log(p) + (1 - X) * np.log(1 - p)), axis=(1, 2)))
+    by_hand = np.mean(np.sum(-log_binomial(np.round(16 * X.astype(np.float64)), 16, p), axis=(1, 2)))
     assert reconstruction == pytest.approx(by_hand, rel=1e-5)
     assert kl == pytest.approx(np.mean(ops.convert_to_numpy(vae_course.kl_log_var(Z_MEAN, Z_LOG_VAR))), rel=1e-6)
     assert total == pytest.approx(reconstruction + kl, rel=1e-6)
@@ -55,13 +60,52 @@ def test_mean_over_pixels_loss_is_beta_64_scaled_by_one_64th():
     assert 64 * total == pytest.approx(reconstruction + 64 * kl, rel=1e-5)
 
 
+def test_textbook_loss_is_the_likelihood_over_16_plus_a_constant():
+    _, reconstruction, kl = numbers(complete.reference_vae_loss(X, LOGITS, Z_MEAN, Z_LOG_VAR))
+    total, bce, kl_2 = numbers(complete.textbook_vae_loss(X, LOGITS, Z_MEAN, Z_LOG_VAR))
+    constant = float(np.mean(ops.convert_to_numpy(complete.log_choose_total(X))))
+    assert bce == pytest.approx((reconstruction + constant) / 16, rel=1e-5)
+    assert total == pytest.approx((reconstruction + 16 * kl + constant) / 16, rel=1e-5) and kl_2 == kl
+
+
 def test_loss_scalings_identities():
     _, reconstruction, kl = numbers(complete.reference_vae_loss(X, LOGITS, Z_MEAN, Z_LOG_VAR))
     scalings = complete.loss_scalings(X, LOGITS, Z_MEAN, Z_LOG_VAR)
-    assert list(scalings) == ["sum over pixels + KL", "mean over pixels + KL / 64", "mean over pixels + KL"]
-    for value, beta, divisor in scalings.values():
-        assert value * divisor == pytest.approx(reconstruction + beta * kl, rel=1e-5)
-    assert [s[1] for s in scalings.values()] == [1.0, 1.0, 64.0]
+    assert list(scalings) == ["sum over pixels + KL", "mean over pixels + KL / 64", "mean over pixels + KL",
+                              "textbook BCE + KL"]
+    for value, beta, divisor, constant in scalings.values():
+        assert value * divisor == pytest.approx(reconstruction + beta * kl + constant, rel=1e-5)
+    assert [s[1] for s in scalings.values()] == [1.0, 1.0, 64.0, 16.0]
+    assert scalings["textbook BCE + KL"][3] > 0 and scalings["sum over pixels + KL"][3] == 0
+
+
+def test_log_choose_is_a_table_of_binomial_coefficients_and_refuses_grey_levels():
+    k = np.arange(17, dtype=np.float32)
+    expected = [math.log(math.comb(16, int(j))) for j in k]
+    assert np.allclose(ops.convert_to_numpy(complete.log_choose(k)), expected, atol=1e-5)
+    with pytest.raises(ValueError, match=r"counts k.*pass k = 16 \* x"):
+        complete.log_choose(np.array([0.5, 0.25]))
+    with pytest.raises(ValueError, match="whole numbers from 0 to 16"):
+        complete.log_choose(np.array([17.0]))
+
+
+def test_bce_floor_is_the_entropy_of_the_grey_levels_and_the_least_bce():
+    floor = complete.bce_floor(X)
+    x = X.astype(np.float64).clip(1e-12, 1 - 1e-12)
+    assert np.allclose(floor, np.sum(-(x * np.log(x) + (1 - x) * np.log(1 - x)), axis=(1, 2)), atol=1e-6)
+    at_floor = ops.convert_to_numpy(vae_course.vae.likelihood.textbook_bce(X, np.log(x / (1 - x)).astype(np.float32)))
+    assert np.allclose(at_floor, floor, rtol=1e-3, atol=1e-3)
+    other = ops.convert_to_numpy(vae_course.vae.likelihood.textbook_bce(X, LOGITS))
+    assert np.all(other > floor)
+
+
+def test_squared_error_is_a_gaussian_with_variance_one_half():
+    mean = (RNG.uniform(0, 1, X.shape)).astype(np.float32)
+    squared = ((X - mean) ** 2).reshape(len(X), -1).sum(axis=1)
+    assert np.allclose(complete.gaussian_nats(X, mean, variance=0.5), squared + 32 * math.log(math.pi))
+    mass = complete.gaussian_mass_in_unit_interval(np.array([0.5, 0.0, 5.0]), variance=0.5)
+    assert mass[0] == pytest.approx(math.erf(0.5), rel=1e-9) and mass[1] == pytest.approx(math.erf(1.0) / 2)
+    assert mass[2] < 1e-6
 
 
 def test_make_sampling_layer_accepts_classes_with_or_without_seed_and_instances():
@@ -195,5 +239,5 @@ def test_trainable_kl_keeps_a_keras_ops_kl_and_replaces_numpy_or_placeholder(cap
 
 def test_constants_of_the_lesson():
     assert complete.IMAGE_SHAPE == (8, 8) and complete.LATENT_DIM == 2
-    assert complete.ELBO_BAR == 26.0 and complete.EPOCHS == 100
+    assert complete.ELBO_BAR == 175.0 and complete.EPOCHS == 100
     assert math.isclose(complete.LEARNING_RATE, 5e-3)

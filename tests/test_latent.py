@@ -253,3 +253,18 @@ def test_explorer_image_is_shown_at_the_png_size(vae):
     assert (width, height) == widgets.pixel_size(explorer.figure)
     assert explorer.image.layout.width == f"{width}px"
 
+
+
+def test_class_centres_and_distance_order_follow_the_codes():
+    z = np.array([[0.1, 0.0], [-0.1, 0.0], [3.0, 0.0], [3.2, 0.2], [0.0, 1.5]])
+    y = np.array([1, 1, 7, 7, 4])
+    centres = latent.class_centres(z, y)
+    assert set(centres) == {1, 4, 7} and np.allclose(centres[7], [3.1, 0.1])
+    assert latent.digits_by_distance_from_origin(z, y) == [1, 4, 7]
+
+
+def test_nearest_digit_reports_the_majority_and_its_share():
+    z = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0]])
+    y = np.array([3, 3, 8, 8])
+    assert latent.nearest_digit([0.0, 0.0], z, y, k=3) == (3, pytest.approx(2 / 3))
+    assert latent.nearest_digit([5.0, 5.0], z, y, k=1) == (8, 1.0)

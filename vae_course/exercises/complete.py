@@ -1,8 +1,9 @@
-"""Exercises of lesson 07, the complete VAE: the encoder, the decoder and the loss.
+"""Exercises of lesson 07, the complete VAE: the encoder, the decoder, the loss and a prediction.
 
-The decoder outputs logits (one Bernoulli logit per pixel), and the loss is the negative ELBO in nats per image:
-binary cross-entropy from logits summed over the pixels, plus the KL term of Equation 17-4 summed over the latent
-dimensions, both averaged over the batch.
+The decoder outputs logits (one per pixel), and the loss is the negative ELBO in nats per image under the digits'
+likelihood, Binomial(16, sigmoid(logit)) per pixel: 16 softplus(l) - k l - log C(16, k) with k = 16 x, summed over
+the pixels, plus the KL term of Equation 17-4 summed over the latent dimensions, both averaged over the batch. The
+textbook's grey-level BCE is recognised and named: the same optimum as beta = 16 against the likelihood.
 """
 
 import functools
@@ -272,7 +273,7 @@ def check_build_encoder(fn):
 # ------------------------------------------------------------------------------------------------ the decoder
 
 LOGITS_NOT_PROBABILITIES = (
-    "The loss applies the sigmoid itself (`from_logits=True`), so the decoder must output logits, any real "
+    "The loss applies the sigmoid itself (it works from the logits), so the decoder must output logits, any real "
     "number; a sigmoid here would be applied twice. Remove the activation of the last `Dense` layer."
 )
 
@@ -282,7 +283,7 @@ def _decoder_activation_mistake(activation):
         return f"Your decoder ends in a {activation}, so it outputs probabilities. {LOGITS_NOT_PROBABILITIES}"
     if activation == "softmax":
         return ("Your decoder ends in a softmax, which makes the pixels compete for one unit of probability. "
-                f"Each pixel is its own Bernoulli variable. {LOGITS_NOT_PROBABILITIES}")
+                f"Each pixel is its own Binomial count. {LOGITS_NOT_PROBABILITIES}")
     return (f"Your decoder ends in a {activation} activation, which limits the logits it can output (a logit "
             "below 0 means a pixel is more likely white than black). The last `Dense` layer needs no activation.")
 
@@ -311,8 +312,8 @@ def _check_decoder_output_shape(out, n, output_shape, call_text, what):
     hints=[
         "Mirror the encoder: `z = keras.Input(shape=(latent_dim,))`, one or two `Dense` layers with an activation, "
         "then `layers.Dense(math.prod(output_shape))` with no activation, and `layers.Reshape(output_shape)`.",
-        "The decoder outputs logits: the last Dense layer has no activation, because the loss uses "
-        "`from_logits=True`. Finish with `return keras.Model(z, logits, name=\"decoder\")`.",
+        "The decoder outputs logits: the last Dense layer has no activation, because the loss works from the "
+        "logits. Finish with `return keras.Model(z, logits, name=\"decoder\")`.",
     ],
     solution="""
 def build_decoder(latent_dim, output_shape):
@@ -387,11 +388,22 @@ def _sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
+TRIALS = 16
+
+
+def _log_choose(x):
+    """log C(16, k) per pixel for grey levels x = k / 16 (float64)."""
+    k = np.round(np.float64(x) * TRIALS)
+    return (math.lgamma(TRIALS + 1) - np.vectorize(math.lgamma)(k + 1)
+            - np.vectorize(math.lgamma)(TRIALS - k + 1))
+
+
 def reference_loss(x, logits, z_mean, z_log_var):
-    """(total, reconstruction, kl) in float64: BCE from logits summed over pixels, KL over latents; batch means."""
+    """(total, reconstruction, kl) in float64: -log Binomial(16 x; 16, sigmoid(l)) summed over pixels, KL over
+    latents; batch means."""
     x, logits, mu, gamma = (np.asarray(a, dtype=np.float64) for a in (x, logits, z_mean, z_log_var))
-    bce = _softplus(logits) - x * logits
-    reconstruction = bce.reshape(len(x), -1).sum(-1).mean()
+    nll = TRIALS * _softplus(logits) - TRIALS * x * logits - _log_choose(x)
+    reconstruction = nll.reshape(len(x), -1).sum(-1).mean()
     kl = (-0.5 * (1 + gamma - np.exp(gamma) - mu**2).sum(-1)).mean()
     return reconstruction + kl, reconstruction, kl
 
@@ -403,8 +415,18 @@ def _keras_bce_without_logits(x, logits):
     return ops.convert_to_numpy(ops.binary_crossentropy(x, logits, from_logits=False)).astype(np.float64)
 
 
-def _pixel_terms(x, logits):
-    """Per-pixel values of the usual ways to write (or miswrite) the reconstruction term, with their message."""
+TEXTBOOK_BCE = (
+    "Your reconstruction term is the textbook's: binary cross-entropy on the grey levels x = k/16, summed over the "
+    "pixels. That is a training loss, not −log p(x | z): per pixel, −log Binomial(k; 16, p) = 16 · BCE(k/16, p) − "
+    "log C(16, k), so the textbook's term is (−log p(x | z) + Σ log C(16, k)) / 16. Added to the KL term at full "
+    "weight it has the same optimum as β = 16 against the real likelihood, up to a constant: the KL counts 16 times "
+    "as much as in the ELBO, and the number is not in nats of any distribution over the digits. Multiply the "
+    "cross-entropy by 16 and subtract log C(16, k) (`complete.log_choose(k)`, k = 16 x)."
+)
+
+
+def _cross_entropies(x, logits):
+    """Per-pixel BCE(x, p) the usual ways, right or wrong, with the message for each wrong one."""
     x64, l64 = np.float64(x), np.float64(logits)
     p = _sigmoid(l64)
     return [
@@ -417,26 +439,55 @@ def _pixel_terms(x, logits):
          "the logits themselves."),
         (_softplus(x64) - l64 * x64,
          "The arguments of the cross-entropy are swapped: the target (the image x) comes first, then the logits."),
-        ((x64 - p) ** 2,
-         "That is a squared error, the likelihood of a Gaussian decoder, not the Bernoulli one of this lesson. Use "
-         "binary cross-entropy from logits: `ops.binary_crossentropy(x, logits, from_logits=True)`."),
-        ((x64 - l64) ** 2,
-         "That is a squared error on the logits. Use binary cross-entropy from logits: "
-         "`ops.binary_crossentropy(x, logits, from_logits=True)`."),
     ]
+
+
+def _pixel_terms(x, logits):
+    """Per-pixel values of the usual ways to write (or miswrite) -log p(x | z), with their message."""
+    x64, l64 = np.float64(x), np.float64(logits)
+    p = _sigmoid(l64)
+    log_choose = _log_choose(x)
+    terms = []
+    for bce, bce_message in _cross_entropies(x, logits):
+        terms += [
+            (TRIALS * bce - log_choose, bce_message),
+            (bce, " ".join(m for m in (TEXTBOOK_BCE, bce_message) if m)),
+            (TRIALS * bce, " ".join(m for m in (
+                "Your reconstruction term is 16 · BCE without the − log C(16, k) term. The gradients are the same, "
+                "but the number is −log p(x | z) plus Σ log C(16, k): not in nats of a distribution (it counts "
+                "every arrangement of a block's on-pixels as one). Subtract `complete.log_choose(k)`, k = 16 x.",
+                bce_message) if m)),
+            (TRIALS * bce + log_choose, " ".join(m for m in (
+                "log C(16, k) has the wrong sign: −log Binomial(k; 16, p) = 16 · BCE − log C(16, k), so it is "
+                "subtracted.", bce_message) if m)),
+        ]
+    terms += [
+        (TRIALS * _softplus(l64) - x64 * l64 - log_choose,
+         "In −k · ℓ you used the grey level x where the count k = 16 · x belongs: the term is "
+         "16 · softplus(ℓ) − k · ℓ − log C(16, k)."),
+        (_softplus(l64) - x64 * l64 * TRIALS - log_choose,
+         "softplus(ℓ) needs the factor 16 too: a count of 16 pixels pays 16 · softplus(ℓ) − k · ℓ − log C(16, k)."),
+        ((x64 - p) ** 2,
+         "That is a squared error, the likelihood of a Gaussian decoder, not the Binomial one of the digits. Use "
+         "16 · softplus(ℓ) − k · ℓ − log C(16, k) per pixel."),
+        ((x64 - l64) ** 2,
+         "That is a squared error on the logits. Use 16 · softplus(ℓ) − k · ℓ − log C(16, k) per pixel."),
+    ]
+    return terms
 
 
 def _pixel_reductions(n_pixels, width):
     return [
         (1.0, ""),
         (1.0 / n_pixels,
-         f"You averaged the cross-entropy over the pixels instead of summing it. That divides the reconstruction "
+         f"You averaged over the pixels instead of summing. That divides the reconstruction "
          f"term by {n_pixels} (the number of pixels) while the KL term keeps its size: a VAE with β = {n_pixels}, "
          "whose KL term wins and whose reconstructions turn blurry. Sum over the pixel axes, `axis=(1, 2)`."),
         (1.0 / width,
          f"Your reconstruction term is {width} times too small: `keras.losses.binary_crossentropy` averages over the "
-         "last axis (the image's columns). Use `ops.binary_crossentropy(x, logits, from_logits=True)`, which keeps "
-         "every pixel, and sum over `axis=(1, 2)`."),
+         "last axis (the image's columns). Write the per-pixel term with `ops` (or use "
+         "`ops.binary_crossentropy(x, logits, from_logits=True)`, which keeps every pixel), and sum over "
+         "`axis=(1, 2)`."),
     ]
 
 
@@ -493,9 +544,9 @@ def _loss_values(result, n, call_text):
                             f"batch of a sum over pixels or latent dimensions.{hint_text}")
         values.append(float(array.reshape(())))
     if not np.all(np.isfinite(values)):
-        raise Incorrect(f"`{call_text}` returned NaN or infinity ({values}). The cross-entropy of a logit far from "
-                        "0 overflows when written by hand as log(sigmoid(...)): use "
-                        "`ops.binary_crossentropy(x, logits, from_logits=True)`.")
+        raise Incorrect(f"`{call_text}` returned NaN or infinity ({values}). The log-probability of a logit far from "
+                        "0 overflows when written by hand as log(sigmoid(...)): write −log p as softplus(−ℓ) and "
+                        "−log(1 − p) as softplus(ℓ), i.e. 16 · softplus(ℓ) − k · ℓ − log C(16, k).")
     return values
 
 
@@ -508,9 +559,10 @@ def _diagnose_reconstruction(value, x, logits):
                 if close(value, per_example.mean() * pixel_factor * batch_factor, rtol=1e-3, atol=LOSS_ATOL):
                     messages = [m for m in (likelihood_message, pixel_message, batch_message) if m]
                     return " ".join(messages) if messages else None
-    expected = float((_softplus(np.float64(logits)) - np.float64(x) * logits).reshape(n, -1).sum(-1).mean())
-    return (f"Your reconstruction term is {value:.4f}; expected {expected:.4f} for the check's batch: binary "
-            "cross-entropy from logits, summed over the pixels of each image, averaged over the batch.")
+    expected = float(reference_loss(x, logits, np.zeros((n, 1)), np.zeros((n, 1)))[1])
+    return (f"Your reconstruction term is {value:.4f}; expected {expected:.4f} for the check's batch: "
+            "16 · softplus(ℓ) − k · ℓ − log C(16, k) with k = 16 x, summed over the pixels of each image, averaged "
+            "over the batch.")
 
 
 def _diagnose_kl(value, z_mean, z_log_var):
@@ -587,21 +639,24 @@ def _check_in_graph(fn):
 @exercise(
     "vae_loss",
     hints=[
-        "Reconstruction: `ops.binary_crossentropy(x, logits, from_logits=True)` gives one value per pixel; sum it "
-        "over the pixel axes `axis=(1, 2)`, then average over the batch with `ops.mean`. KL: Equation 17-4 summed "
-        "over the latent axis (your `kl_function` does that), then `ops.mean`.",
-        "`reconstruction = ops.mean(ops.sum(ops.binary_crossentropy(x, logits, from_logits=True), axis=(1, 2)))`, "
-        "`kl = ops.mean(kl_function(z_mean, z_log_var))`, and `return reconstruction + kl, reconstruction, kl`.",
+        "Per pixel, −log Binomial(k; 16, p) with p = sigmoid(ℓ) is 16 · softplus(ℓ) − k · ℓ − log C(16, k), where "
+        "k = 16 · x is the pixel's count. `ops.softplus` and `complete.log_choose(k)` give the two functions.",
+        "Sum that per-pixel term within each image (`axis=(1, 2)`), then average over the batch with `ops.mean`; do "
+        "the same with the KL of each image (your `kl_function` already sums over the latent axis). The total is "
+        "their sum.",
     ],
     solution="""
 def vae_loss(x, logits, z_mean, z_log_var):
-    bce = ops.binary_crossentropy(x, logits, from_logits=True)  # one value per pixel
-    reconstruction = ops.mean(ops.sum(bce, axis=(1, 2)))
-    kl = ops.mean(kl_function(z_mean, z_log_var))  # kl_function: your kl_log_var, or the course's (above)
+    k = 16 * x
+    nll = 16 * ops.softplus(logits) - k * logits - complete.log_choose(k)
+    reconstruction = ops.mean(ops.sum(nll, axis=(1, 2)))
+    kl = ops.mean(-0.5 * ops.sum(1 + z_log_var - ops.exp(z_log_var) - ops.square(z_mean), axis=-1))
     return reconstruction + kl, reconstruction, kl
 """,
-    explanation="Sum within an example (pixels, latent dimensions), average across examples: nats per image.",
-    success="Your loss is the negative ELBO in nats per image: cross-entropy from logits summed over the pixels, "
+    explanation="Sum within an example (pixels, latent dimensions), average across examples: nats per image. "
+    "16 · softplus(ℓ) − k · ℓ is −k log p − (16 − k) log(1 − p) written with the logit, which never takes the log "
+    "of 0.",
+    success="Your loss is the negative ELBO in nats per image: −log Binomial(k; 16, p) summed over the pixels, "
     "plus the KL term summed over the latent dimensions, each averaged over the batch, and gradients flow through it.",
 )
 def check_vae_loss(fn):
@@ -629,3 +684,35 @@ def trainable_kl(kl_function):
               "Write it with `keras.ops` to train with your own.")
         return vae_kl_log_var
     return chosen
+
+
+# ------------------------------------------------------------------------------------------------ predict, then check
+
+
+@exercise(
+    "predicted_kl",
+    hints=[
+        "With the loss averaged over the 64 pixels and the KL term at full weight, one nat of KL costs as much as 64 "
+        "nats of −log p(x | z). How many nats of reconstruction did your own model save with the few nats of KL it "
+        "spent?",
+    ],
+    explanation="At β = 64 a nat of code pays off only if it saves 64 nats of reconstruction; here it does not, so "
+    "the optimum sends the KL term to about 0 and the decoder ignores z (posterior collapse).",
+    success="Good prediction.",
+)
+def check_predicted_kl(guess, measured_kl, your_kl):
+    """``guess``: the learner's predicted test KL (nats per image) of the β = 64 model, made before training it."""
+    from .guess import as_number, judge, measured_number
+
+    value = as_number(guess, "predicted_kl")
+    truth = measured_number(measured_kl, "KL of the mean-over-pixels model")
+    yours = measured_number(your_kl, "KL of your VAE")
+    why = (f"Your β = 1 VAE spends {yours:.2f} nats of KL per test digit. At β = 64 each of those nats costs as much "
+           "as 64 nats of reconstruction, more than z saves, so the optimum is (almost) no information in z.")
+    mistakes = [
+        (lambda v: v < 0, "A KL divergence is never negative."),
+        (lambda v: abs(v - yours) <= 0.5 * yours,
+         "That is about what your β = 1 model spends; the weight of the KL term is what changed."),
+        (lambda v: v > yours, "A heavier KL term buys less information, not more: β = 64 pushes the KL down."),
+    ]
+    return judge(value, truth, 0.0, max(0.5, 2 * truth), why, mistakes)

@@ -139,9 +139,9 @@ NAIVE = ("Taking exp of such numbers overflows (exp(1000) = inf) or underflows (
     hints=[
         "For any constant m, log((1/k) Σ exp(aᵢ)) = m + log((1/k) Σ exp(aᵢ − m)). Choose m = the maximum along `axis`: "
         "then the largest term is exp(0) = 1 and nothing overflows or underflows to log 0.",
-        "With NumPy: `m = np.max(log_w, axis=axis, keepdims=True)`, then "
-        "`np.squeeze(m, axis=axis) + np.log(np.mean(np.exp(log_w - m), axis=axis))`. "
-        "(`scipy.special.logsumexp(log_w, axis=axis) - np.log(log_w.shape[axis])` is the same thing.)",
+        "With NumPy, `m = np.max(log_w, axis=axis, keepdims=True)` keeps the axis so that `log_w - m` "
+        "broadcasts. Exponentiate the difference, average along `axis`, take the log, and add m back without its "
+        "kept axis (`np.squeeze`).",
     ],
     solution="""
 def log_mean_exp(log_w, axis=0):
@@ -261,8 +261,8 @@ def _per_dimension_mistakes(z_mean, z_log_var, n):
     hints=[
         "Compute the KL of every example in every dimension, −1/2 (1 + γ − exp(γ) − μ²) elementwise (shape (n, K)), "
         "then average over the batch, `axis=0`. Do not sum over the latent dimensions.",
-        "`kl = -0.5 * (1 + z_log_var - ops.exp(z_log_var) - ops.square(z_mean))`, then `return ops.mean(kl, axis=0)`. "
-        "NumPy works the same way.",
+        "Keep the elementwise (n, K) array, with `ops.exp` and `ops.square` (or NumPy); the only reduction is a mean "
+        "over the examples.",
     ],
     solution="""
 def per_dimension_kl(z_mean, z_log_var):
@@ -370,8 +370,8 @@ def _check_counts(counts, codes):
     hints=[
         "A dimension's activity is the variance, over the examples (axis 0), of its column of `z_mean`. "
         "Count the dimensions whose activity is strictly greater than `threshold`.",
-        "`variance = np.var(np.asarray(z_mean), axis=0)`, then `return int(np.sum(variance > threshold))`. "
-        "For the counts: `n_active = {beta: active_units(z_mean) for beta, (z_mean, z_log_var) in codes.items()}`.",
+        "`np.var(..., axis=0)` gives one activity per dimension; compare it with `threshold` and count the True "
+        "values. For `n_active`, go through `codes.items()`: each value is a pair (z_mean, z_log_var).",
     ],
     solution="""
 def active_units(z_mean, threshold=0.01):
@@ -425,3 +425,35 @@ def check_active_units(fn, counts=None, codes=None):
             raise Incorrect("Pass the lesson's `codes` as the third argument: `check.active_units(active_units, "
                             "n_active, codes)`.")
         _check_counts(counts, codes)
+
+
+# ---- predict, then check ---------------------------------------------------------------------------------------
+
+
+@exercise(
+    "predicted_gap",
+    hints=[
+        "The k-sample bound can only get tighter as k grows (Burda et al.), so the difference is at least 0. It is at "
+        "most the whole negative ELBO, and it is 0 only if q(z | x) were the exact posterior for every digit.",
+    ],
+    explanation="−𝓛₁ − (−𝓛₁₀₀₀) measures part of the average KL(q(z | x) ‖ p(z | x)): the price of a Gaussian q "
+    "and of one encoder for all x.",
+    success="Good prediction.",
+)
+def check_predicted_gap(guess, negative_elbo, tightest_bound):
+    """``guess``: nats by which the learner expects -L_1000 to fall below the negative ELBO, made before seeing it."""
+    from .guess import as_number, judge, measured_number
+
+    value = as_number(guess, "predicted_gap")
+    elbo = measured_number(negative_elbo, "negative ELBO")
+    tight = measured_number(tightest_bound, "k = 1000 bound")
+    truth = elbo - tight
+    why = (f"The negative ELBO is {elbo:.2f} nats per test digit and the k = 1000 bound {tight:.2f}: importance "
+           "sampling removed that much of the gap KL(q(z | x) ‖ p(z | x)) without training anything.")
+    mistakes = [
+        (lambda v: v < 0, "𝓛ₖ never falls below the ELBO on average, so −𝓛ₖ is never above the negative ELBO: the "
+                          "difference is at least 0."),
+        (lambda v: v == 0, "Only an encoder that returns the exact posterior for every digit leaves no gap."),
+        (lambda v: v >= elbo, "The gap is a part of the negative ELBO, not more than all of it."),
+    ]
+    return judge(value, truth, 0.5 * truth, 2.0 * truth, why, mistakes)

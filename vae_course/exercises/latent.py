@@ -165,8 +165,8 @@ def _shape_of_path_problem(values, z_a, z_b, n, name):
     hints=[
         "The points of the segment are z(t) = z_a + t·(z_b − z_a) for t between 0 and 1. You need n values of t, "
         "0 and 1 included.",
-        "`t = np.linspace(0, 1, n)[:, None]` is a column of shape (n, 1); `z_a + t * (z_b - z_a)` then broadcasts "
-        "to shape (n, latent_dim). (`np.linspace(z_a, z_b, n)` does it in one call too.)",
+        "`np.linspace` gives the n values of t. Make them a column of shape (n, 1), and the formula broadcasts "
+        "against the (latent_dim,) vectors to shape (n, latent_dim).",
     ],
     solution="""
 def interpolate(z_a, z_b, n):
@@ -271,8 +271,8 @@ def _check_grid_shape(values, n, name):
     hints=[
         "`np.meshgrid(a, b)` returns two (len(b), len(a)) arrays: along each row the first changes, down each "
         "column the second. Row 0 is the top of the picture, so z[1] must start with its LARGEST value.",
-        "`z0, z1 = np.meshgrid(values, values[::-1])`, then `np.stack([z0.ravel(), z1.ravel()], axis=1)` lists "
-        "the points row by row from the top.",
+        "Give `np.meshgrid` the values for z[0] and the reversed values for z[1]; then flatten both arrays and "
+        "pair them up as the two columns of the result.",
     ],
     solution="""
 def manifold_grid(values):
@@ -367,8 +367,8 @@ def _decoded(fn, decoder, points, name, call_as):
     hints=[
         "Pass the whole (m, 2) array to the decoder at once: `decoder(grid)` returns logits of shape (m, 8, 8). "
         "The pixel probabilities are their sigmoid.",
-        "`return ops.sigmoid(decoder(grid))` (or `keras.activations.sigmoid`, or `1 / (1 + np.exp(-logits))` "
-        "on `decoder.predict(grid, verbose=0)`). No loop over the points.",
+        "One call of `decoder` on the whole grid gives every point's logits; a function of `keras.ops` turns logits "
+        "into probabilities. No loop over the points.",
     ],
     solution="""
 def decode_grid(decoder, grid):
@@ -465,8 +465,7 @@ def checker_images(n=N_IMAGES):
     hints=[
         "The encoder returns two arrays, `z_mean, z_log_var = encoder(x)`. The map of the data set uses z_mean "
         "alone, the centre of each image's q(z | x).",
-        "`return encoder(x)[0]` (or `encoder.predict(x, verbose=0)[0]`, which also works through big data sets "
-        "in batches). One call for all images, no loop.",
+        "Call the encoder once on all of `x` and keep the first of the two arrays it returns. No loop.",
     ],
     solution="""
 def latent_means(encoder, x):
@@ -509,3 +508,36 @@ def check_latent_means(fn):
             raise Incorrect(f"`{name}` returned points scattered around z_mean by about one σ: a SAMPLE z from "
                             "q(z | x). The map uses z_mean itself, which is the same every time you run it.")
     diagnose(values, z_mean, [], name, "the check's images", atol=1e-5)
+
+
+# ---- predict, then check: where an even grid puts the prior's mass --------------------------------------------
+
+
+@exercise(
+    "predicted_middle_column",
+    hints=[
+        "The middle column of 15 evenly spaced ones on [−3, 3] collects the prior's mass within half a spacing of 0; "
+        "the spacing is 6 / 14. Roughly what share of N(0, 1) lies within ±0.2 of 0?",
+    ],
+    explanation="The middle column covers |z| < 3/14 ≈ 0.21, and N(0, 1) puts about 17 % of its mass there: more "
+    "than the outer eight columns together.",
+    success="Good prediction.",
+)
+def check_predicted_middle_column(guess):
+    """``guess``: the share (0 to 1) of the prior's mass in the middle one of 15 even columns on [-3, 3]."""
+    from ..lessons.latent import prior_mass_per_cell
+    from .guess import as_number, judge
+
+    value = as_number(guess, "predicted_share")
+    mass = prior_mass_per_cell(np.linspace(-3.0, 3.0, 15))
+    truth, outer = float(mass[7]), float(mass[:4].sum() + mass[-4:].sum())
+    why = (f"The middle column holds {truth:.1%} of the prior, while the outer four columns on each side together "
+           f"hold {outer:.1%}: an even grid spends more than half of its columns where the prior has little mass.")
+    mistakes = [
+        (lambda v: 1 < v <= 100 and abs(v / 100 - truth) <= 0.05,
+         "That looks like a percentage: write the share as a fraction between 0 and 1 (17 % is 0.17)."),
+        (lambda v: v < 0 or v > 1, "A share of the prior's mass lies between 0 and 1."),
+        (lambda v: abs(v - 1 / 15) < 0.02,
+         "1/15 would be right if the prior spread its mass evenly over the columns; it is densest at 0."),
+    ]
+    return judge(value, truth, truth - 0.05, truth + 0.05, why, mistakes)

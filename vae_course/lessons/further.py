@@ -19,7 +19,7 @@ from keras import ops
 from .. import _quiet  # noqa: F401  (sets the TensorFlow log level first)
 from ..vae import arrays
 from ..vae.elbo import elbo_terms, importance_log_weights
-from ..vae.model import VAE, build_decoder, build_encoder, make_vae, reconstruction_nats
+from ..vae.model import VAE, build_decoder, build_encoder, make_vae
 
 LATENT_DIM = 8
 HIDDEN = (64, 32)
@@ -91,7 +91,7 @@ class FreeBitsVAE(VAE):
         z_mean, z_log_var = self.encoder(x, training=training)
         z = self.sampling([z_mean, z_log_var])
         logits = self.decoder(z, training=training)
-        reconstruction = ops.mean(reconstruction_nats(x, logits))
+        reconstruction = ops.mean(self.reconstruction_term(x, logits))  # -log p(x | z) under the likelihood
         kl_per_dim = ops.mean(0.5 * (ops.expm1(z_log_var) - z_log_var + ops.square(z_mean)), axis=0)
         kl = ops.sum(kl_per_dim)
         penalty = ops.sum(ops.maximum(kl_per_dim, self.free_bits))

@@ -316,3 +316,24 @@ def latent_explorer(vae_or_decoder, x=None, y=None, value=(0.0, 0.0)):
     encoder = getattr(vae_or_decoder, "encoder", None)
     z_points = latent_means(encoder, x) if (x is not None and encoder is not None) else None
     return LatentExplorer(decoder, z_points=z_points, labels=y, value=value)
+
+
+def class_centres(z_mean, y):
+    """{digit: mean z_mean of its images}: where each labelled class sits on the latent map of this run."""
+    z_mean, y = np.asarray(to_numpy(z_mean), dtype=np.float64), np.asarray(y)
+    return {int(label): z_mean[y == label].mean(axis=0) for label in np.unique(y)}
+
+
+def digits_by_distance_from_origin(z_mean, y):
+    """The digits ordered by how far their class centre lies from the origin of the latent plane, nearest first."""
+    centres = class_centres(z_mean, y)
+    return sorted(centres, key=lambda label: float(np.linalg.norm(centres[label])))
+
+
+def nearest_digit(point, z_mean, y, k=15):
+    """(digit, share): the most common label among the ``k`` test codes nearest to ``point``, and its share."""
+    z_mean, y = np.asarray(to_numpy(z_mean), dtype=np.float64), np.asarray(y)
+    distances = np.linalg.norm(z_mean - np.asarray(point, dtype=np.float64), axis=1)
+    labels = y[np.argsort(distances)[:k]]
+    values, counts = np.unique(labels, return_counts=True)
+    return int(values[np.argmax(counts)]), float(counts.max() / len(labels))
