@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def learning(monkeypatch):
-    monkeypatch.delenv(MODE_VARIABLE, raising=False)
-    monkeypatch.delenv(HINTS_VARIABLE, raising=False)
+    # setenv (not delenv) so that monkeypatch restores the variables even when a test's code sets them itself
+    monkeypatch.setenv(MODE_VARIABLE, "learning")
+    monkeypatch.setenv(HINTS_VARIABLE, "on")
     return monkeypatch
 
 

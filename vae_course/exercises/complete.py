@@ -650,7 +650,7 @@ def vae_loss(x, logits, z_mean, z_log_var):
     k = 16 * x
     nll = 16 * ops.softplus(logits) - k * logits - complete.log_choose(k)
     reconstruction = ops.mean(ops.sum(nll, axis=(1, 2)))
-    kl = ops.mean(-0.5 * ops.sum(1 + z_log_var - ops.exp(z_log_var) - ops.square(z_mean), axis=-1))
+    kl = ops.mean(kl_function(z_mean, z_log_var))  # kl_function: your kl_log_var, or the course's (above)
     return reconstruction + kl, reconstruction, kl
 """,
     explanation="Sum within an example (pixels, latent dimensions), average across examples: nats per image. "
@@ -691,6 +691,7 @@ def trainable_kl(kl_function):
 
 @exercise(
     "predicted_kl",
+    solution="predicted_kl = 0.0  # at β = 64 a nat of KL must save 64 nats of reconstruction: the KL collapses",
     hints=[
         "With the loss averaged over the 64 pixels and the KL term at full weight, one nat of KL costs as much as 64 "
         "nats of −log p(x | z). How many nats of reconstruction did your own model save with the few nats of KL it "

@@ -432,6 +432,7 @@ def check_active_units(fn, counts=None, codes=None):
 
 @exercise(
     "predicted_gap",
+    solution="predicted_gap = 5.0  # a few nats: more than 0 (q is not the posterior), far less than the bound itself",
     hints=[
         "The k-sample bound can only get tighter as k grows (Burda et al.), so the difference is at least 0. It is at "
         "most the whole negative ELBO, and it is 0 only if q(z | x) were the exact posterior for every digit.",

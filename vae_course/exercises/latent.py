@@ -515,6 +515,7 @@ def check_latent_means(fn):
 
 @exercise(
     "predicted_middle_column",
+    solution="predicted_share = 0.17  # |z| < 3/14 holds about 17 % of N(0, 1)",
     hints=[
         "The middle column of 15 evenly spaced ones on [−3, 3] collects the prior's mass within half a spacing of 0; "
         "the spacing is 6 / 14. Roughly what share of N(0, 1) lies within ±0.2 of 0?",
