@@ -15,6 +15,7 @@ import pytest
 
 from vae_course.tools import cli
 from vae_course.tools.generate import _read_notebook
+from vae_course.tools.grade_course import read_course
 from vae_course.tools.nbgrader_export import source_notebook
 
 pytestmark = pytest.mark.kernels  # starts Jupyter kernels: conftest runs this file early
@@ -22,6 +23,11 @@ pytestmark = pytest.mark.kernels  # starts Jupyter kernels: conftest runs this f
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "00-welcome"
 NBGRADER_KEYS = ("nbgrader", "deletable", "editable")  # what nbgrader adds to a cell's metadata
+COURSE = read_course(ROOT / "solutions")  # each lesson's exercises, one point each
+
+
+def points(lesson):
+    return float(len(COURSE[f"{lesson}.ipynb"].exercises))
 
 
 def nbgrader(course, *arguments):
@@ -91,7 +97,9 @@ def test_every_released_assignment_is_the_lesson_plus_nbgrader_metadata(course):
 
 def test_scores_full_solution_untouched_and_wrong(course):
     root, _ = course
-    assert scores(root) == {"full": (1.0, 1.0), "untouched": (0.0, 1.0), "wrong": (0.0, 1.0)}
+    most = points(LESSON)
+    assert most >= 1
+    assert scores(root) == {"full": (most, most), "untouched": (0.0, most), "wrong": (0.0, most)}
 
 
 def test_the_wrong_answer_fails_with_the_checkers_diagnosis(course):
@@ -112,7 +120,8 @@ def test_answer_cells_are_autograded_answers_and_check_cells_tests():
     assert all(m["locked"] and not m["solution"] for m in tests)
     # one check cell checks both Sampling and kl_log_var: two points, partial credit possible
     assert {m["grade_id"]: m["points"] for m in tests}["check-sampling_layer-kl_log_var"] == 2
-    assert sum(m["points"] for m in tests) == 5 and len({m["grade_id"] for m in marks}) == len(marks)
+    assert sum(m["points"] for m in tests) == points("07-the-complete-vae")
+    assert len({m["grade_id"] for m in marks}) == len(marks)
 
 
 def test_the_export_refuses_to_write_over_the_lessons(tmp_path, capsys):

@@ -47,6 +47,7 @@ def test_report_says_how_to_keep_work_on_binder(monkeypatch):
     report = environment_report()
     place = next(item for item in report.items if item.name == "Where you work")
     assert place.ok and place.detail.startswith("Binder.") and "10 idle minutes" in place.detail
+    assert "close a lesson's tab" in place.detail  # Binder's 2 GB hold about three kernels
     assert "File > Download" in place.detail and "Where you work" in report._repr_html_()
 
 

@@ -80,7 +80,9 @@ KEEPING_WORK = {
     "Colab": "Colab runs a copy of the lesson and forgets it when the runtime ends: keep your work with "
              "File > Save a copy in Drive (or File > Download).",
     "Binder": "Binder deletes this session, and your changes, after about 10 idle minutes: before a break, "
-              "download your notebook (File > Download), and upload it into a new session to go on.",
+              "download your notebook (File > Download), and upload it into a new session to go on. Its 2 GB of "
+              "memory hold about three lessons' kernels: close a lesson's tab when you finish it (on Binder that "
+              "also shuts its kernel down; docs/binder.md explains).",
     "JupyterHub": "Your files stay in your home folder on the hub between sessions; save often (Ctrl+S). Opening "
                   "the course's link again brings new lessons and keeps the ones you changed.",
     "your computer": "Your work is kept in the lessons folder each time you save the notebook (Ctrl+S).",
