@@ -20,6 +20,7 @@ from .generate import LessonError, _show, _solution_paths, _write_bytes, make_le
 from .generate import _read_notebook as read_solution
 from .grade_course import lesson_spec
 from .graded_lessons import refuse_course_folders, write_notebook
+from .setup_cell import add_setup, course_setup
 
 SCHEMA_VERSION = 3
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -85,6 +86,7 @@ def source_notebook(solution_nb, path):
     missing = answers - {cell.id for cell in source.cells if "nbgrader" in cell.metadata}
     if missing:
         raise LessonError(f"{_show(path)}: answer cells {sorted(missing)} have no solution region")
+    add_setup(source, course_setup())  # last, so the lessons' setup lines are never taken for an answer
     return source
 
 
