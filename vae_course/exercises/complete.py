@@ -703,9 +703,8 @@ def trainable_kl(kl_function):
 )
 def check_predicted_kl(guess, measured_kl, your_kl):
     """``guess``: the learner's predicted test KL (nats per image) of the β = 64 model, made before training it."""
-    from .guess import as_number, judge, measured_number
+    from ..checks.predict import judge_prediction, measured_number
 
-    value = as_number(guess, "predicted_kl")
     truth = measured_number(measured_kl, "KL of the mean-over-pixels model")
     yours = measured_number(your_kl, "KL of your VAE")
     why = (f"Your β = 1 VAE spends {yours:.2f} nats of KL per test digit. At β = 64 each of those nats costs as much "
@@ -716,4 +715,4 @@ def check_predicted_kl(guess, measured_kl, your_kl):
          "That is about what your β = 1 model spends; the weight of the KL term is what changed."),
         (lambda v: v > yours, "A heavier KL term buys less information, not more: β = 64 pushes the KL down."),
     ]
-    return judge(value, truth, 0.0, max(0.5, 2 * truth), why, mistakes)
+    return judge_prediction(guess, truth, 0.0, max(0.5, 2 * truth), "predicted_kl", why, mistakes, measured=True)

@@ -443,9 +443,8 @@ def check_active_units(fn, counts=None, codes=None):
 )
 def check_predicted_gap(guess, negative_elbo, tightest_bound):
     """``guess``: nats by which the learner expects -L_1000 to fall below the negative ELBO, made before seeing it."""
-    from .guess import as_number, judge, measured_number
+    from ..checks.predict import judge_prediction, measured_number
 
-    value = as_number(guess, "predicted_gap")
     elbo = measured_number(negative_elbo, "negative ELBO")
     tight = measured_number(tightest_bound, "k = 1000 bound")
     truth = elbo - tight
@@ -457,4 +456,4 @@ def check_predicted_gap(guess, negative_elbo, tightest_bound):
         (lambda v: v == 0, "Only an encoder that returns the exact posterior for every digit leaves no gap."),
         (lambda v: v >= elbo, "The gap is a part of the negative ELBO, not more than all of it."),
     ]
-    return judge(value, truth, 0.5 * truth, 2.0 * truth, why, mistakes)
+    return judge_prediction(guess, truth, 0.5 * truth, 2.0 * truth, "predicted_gap", why, mistakes, measured=True)

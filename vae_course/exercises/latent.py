@@ -526,10 +526,9 @@ def check_latent_means(fn):
 )
 def check_predicted_middle_column(guess):
     """``guess``: the share (0 to 1) of the prior's mass in the middle one of 15 even columns on [-3, 3]."""
+    from ..checks.predict import judge_prediction
     from ..lessons.latent import prior_mass_per_cell
-    from .guess import as_number, judge
 
-    value = as_number(guess, "predicted_share")
     mass = prior_mass_per_cell(np.linspace(-3.0, 3.0, 15))
     truth, outer = float(mass[7]), float(mass[:4].sum() + mass[-4:].sum())
     why = (f"The middle column holds {truth:.1%} of the prior, while the outer four columns on each side together "
@@ -541,4 +540,4 @@ def check_predicted_middle_column(guess):
         (lambda v: abs(v - 1 / 15) < 0.02,
          "1/15 would be right if the prior spread its mass evenly over the columns; it is densest at 0."),
     ]
-    return judge(value, truth, truth - 0.05, truth + 0.05, why, mistakes)
+    return judge_prediction(guess, truth, truth - 0.05, truth + 0.05, "predicted_share", why, mistakes, measured=True)
