@@ -15,6 +15,7 @@ import numpy as np
 from keras import layers, ops
 
 from .. import _quiet  # noqa: F401
+from .fast_path import apply_adam, array_dataset, auto_steps_per_execution
 from .layers import Sampling
 from .likelihood import RECONSTRUCTIONS, likelihood_for, textbook_bce
 from .maths import kl_log_var
@@ -111,8 +112,23 @@ class VAE(keras.Model):
         self.kl_tracker.update_state(kl)
         return {m.name: m.result() for m in self.metrics}
 
+    def compile(self, *args, steps_per_execution=None, **kwargs):
+        """keras.Model.compile; without ``steps_per_execution``, ``fit`` picks it from the data (fast_path.py)."""
+        self._auto_steps_per_execution = steps_per_execution is None
+        super().compile(*args, steps_per_execution=steps_per_execution or 1, **kwargs)
+        saved = getattr(getattr(self, "_compile_config", None), "config", None)
+        if isinstance(saved, dict):  # a saved model keeps "left to fit" rather than 1
+            saved["steps_per_execution"] = steps_per_execution
+
+    def compile_from_config(self, config):
+        """Compile a loaded model as it was compiled (Keras skips this for models whose compile is custom)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def fit(self, x=None, *args, callbacks=None, **kwargs):
-        """keras.Model.fit, plus a guard that stops with a plain-words TrainingDiverged on a NaN or inf loss.
+        """keras.Model.fit, fast by default (fast_path.py), with a guard that stops with a plain-words
+        TrainingDiverged on a NaN or inf loss.
 
         Images given as an array are checked first: the likelihood refuses values it gives no probability to.
         """
@@ -120,6 +136,8 @@ class VAE(keras.Model):
 
         if self.reconstruction == "likelihood" and isinstance(x, np.ndarray):
             self.likelihood.check(x)
+        if not args and _plain_arrays(x, kwargs):
+            x, kwargs = _as_datasets(self, x, kwargs)
 
         callbacks = list(callbacks or [])
         if not any(isinstance(c, NonFiniteLossGuard) for c in callbacks):
@@ -165,14 +183,43 @@ def _features(data):
 
 
 def _apply_gradients(model, x):
-    """One optimizer step on the model's loss; the only TensorFlow-specific code in the package."""
+    """One optimizer step on the model's loss (Adam fused where exact, fast_path.apply_adam)."""
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
         total, reconstruction, kl = model.compute_losses(x, training=True)
     grads = tape.gradient(total, model.trainable_weights)
-    model.optimizer.apply_gradients(zip(grads, model.trainable_weights))
+    apply_adam(model.optimizer, grads, model.trainable_weights)
     return total, reconstruction, kl
+
+
+_KERAS_ARRAY_OPTIONS = ("y", "sample_weight", "validation_split", "steps_per_epoch", "class_weight")
+
+
+def _plain_arrays(x, kwargs):
+    """fit(images) with nothing that needs Keras' own array handling (targets, weights, a split, 'batch')."""
+    return (isinstance(x, np.ndarray) and kwargs.get("shuffle", True) in (True, False)
+            and not any(kwargs.get(name) for name in _KERAS_ARRAY_OPTIONS))
+
+
+def _as_datasets(model, x, kwargs):
+    """fit's array arguments as fast_path datasets, and steps per execution chosen from them if left to fit."""
+    kwargs = dict(kwargs)
+    batch_size = kwargs.pop("batch_size", None) or 32  # Keras' default
+    steps = auto_steps_per_execution(len(x), batch_size)
+    x = array_dataset(x, batch_size, shuffle=kwargs.pop("shuffle", True))
+    kwargs["shuffle"] = False  # shuffled in the dataset already
+    validation = kwargs.get("validation_data")
+    if isinstance(validation, (tuple, list)) and len(validation) == 1:
+        validation = validation[0]
+    if isinstance(validation, np.ndarray):
+        kwargs["validation_data"] = array_dataset(validation, kwargs.pop("validation_batch_size", None) or batch_size,
+                                                  shuffle=False)
+    if getattr(model, "_auto_steps_per_execution", False):
+        if steps != model.steps_per_execution:
+            model.steps_per_execution = steps
+            model.train_function = model.test_function = model.predict_function = None  # rebuilt for it
+    return x, kwargs
 
 
 def make_vae(input_shape, latent_dim=2, hidden=(256, 128), beta=1.0, activation="gelu", seed=None,

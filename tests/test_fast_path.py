@@ -1,0 +1,125 @@
+"""The fast path behind VAE.fit (vae_course/vae/fast_path.py): exact Adam, every image once per epoch, and
+steps per execution chosen from the data unless the learner chose."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import vae_course
+from vae_course.vae import fast_path
+
+IMAGES = (np.random.default_rng(0).integers(0, 17, (160, 8, 8)) / 16).astype(np.float32)
+
+
+def _trained(optimizer, fused, monkeypatch, epochs=2):
+    keras.utils.set_random_seed(0)
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer=optimizer())
+    with monkeypatch.context() as patch:
+        if not fused:
+            patch.setattr(fast_path, "_fusable", lambda *args: False)
+        history = vae.fit(IMAGES, epochs=epochs, batch_size=32, shuffle=False, verbose=0)
+    return [w.numpy() for w in vae.trainable_weights], history.history, vae
+
+
+OPTIMIZERS = {
+    "Adam": lambda: keras.optimizers.Adam(1e-2),
+    "AdamW": lambda: keras.optimizers.AdamW(1e-2, weight_decay=0.1),
+    "Adam with a cosine schedule": lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-2, 10)),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_fused_adam_is_keras_adam(name, monkeypatch):
+    fused, fused_history, fused_vae = _trained(OPTIMIZERS[name], True, monkeypatch)
+    keras_weights, keras_history, keras_vae = _trained(OPTIMIZERS[name], False, monkeypatch)
+    for a, b in zip(fused, keras_weights):
+        np.testing.assert_allclose(a, b, atol=5e-5)
+    np.testing.assert_allclose(fused_history["loss"], keras_history["loss"], rtol=1e-5)
+    assert int(fused_vae.optimizer.iterations) == int(keras_vae.optimizer.iterations) == 2 * 5
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(fused, [w.numpy() for w in vae_course.make_vae(
+        (8, 8), latent_dim=2, hidden=(16,), seed=0).trainable_weights]))  # training moved the weights
+
+
+@pytest.mark.parametrize("optimizer", [
+    keras.optimizers.Adam(1e-3, clipnorm=1.0), keras.optimizers.Adam(1e-3, amsgrad=True),
+    keras.optimizers.SGD(1e-3), keras.optimizers.RMSprop(1e-3)], ids=["clipnorm", "amsgrad", "SGD", "RMSprop"])
+def test_options_the_fused_kernel_cannot_honour_use_the_optimizer(optimizer, monkeypatch):
+    calls = []
+    original = type(optimizer).apply
+    monkeypatch.setattr(type(optimizer), "apply", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer=optimizer)
+    vae.fit(IMAGES, epochs=1, batch_size=32, verbose=0)
+    assert calls, "the optimizer's own apply was not used"
+
+
+def test_fused_adam_skips_the_optimizer_apply(monkeypatch):
+    calls = []
+    monkeypatch.setattr(keras.optimizers.Adam, "apply", lambda self, *a, **k: calls.append(1))
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    vae.fit(IMAGES, epochs=1, batch_size=32, verbose=0)
+    assert not calls
+
+
+def test_every_image_once_per_epoch_in_a_new_order():
+    keras.utils.set_random_seed(0)
+    x = np.arange(10, dtype=np.float32).reshape(10, 1, 1)
+    dataset = fast_path.array_dataset(x, batch_size=4)
+    epochs = [np.concatenate([b.numpy().ravel() for b in dataset]) for _ in range(2)]
+    assert [len(b) for b in dataset] == [4, 4, 2]  # the last batch is partial, as with Keras' arrays
+    for order in epochs:
+        assert sorted(order) == list(range(10))
+    assert list(epochs[0]) != list(epochs[1])
+    unshuffled = fast_path.array_dataset(x, batch_size=4, shuffle=False)
+    assert list(np.concatenate([b.numpy().ravel() for b in unshuffled])) == list(range(10))
+
+
+@pytest.mark.parametrize("n, batch, expected", [(1500, 64, 24), (160, 32, 5), (60000, 128, 32), (5, 64, 1)])
+def test_steps_per_execution_is_one_epoch_at_most_32(n, batch, expected):
+    assert fast_path.auto_steps_per_execution(n, batch) == expected
+
+
+def test_fit_chooses_steps_per_execution_unless_compile_was_told():
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer="adam")
+    vae.fit(IMAGES, epochs=1, batch_size=32, verbose=0)
+    assert vae.steps_per_execution == 5
+    vae.fit(IMAGES, epochs=1, batch_size=16, verbose=0)
+    assert vae.steps_per_execution == 10
+    told = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    told.compile(optimizer="adam", steps_per_execution=2)
+    told.fit(IMAGES, epochs=1, batch_size=32, verbose=0)
+    assert told.steps_per_execution == 2
+
+
+def test_results_semantics_stay(tmp_path):
+    """Metrics, callbacks at every epoch, validation data, evaluate and saving work on the fast path."""
+    seen = []
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer="adam")
+    history = vae.fit(IMAGES, epochs=3, batch_size=32, verbose=0, validation_data=IMAGES[:40],
+                      callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(e))])
+    assert seen == [0, 1, 2]
+    assert set(history.history) >= {"loss", "reconstruction_loss", "kl_loss", "val_loss", "val_kl_loss"}
+    assert np.isfinite(history.history["val_loss"]).all()
+    evaluated = vae.evaluate(IMAGES[:40], verbose=0, return_dict=True)
+    assert evaluated["loss"] == pytest.approx(history.history["val_loss"][-1], rel=0.2)
+    path = tmp_path / "vae.keras"
+    vae.save(path)
+    again = keras.saving.load_model(path)
+    assert again.compiled and again._auto_steps_per_execution  # compiled as saved, steps still left to fit
+    again.fit(IMAGES, epochs=1, batch_size=32, verbose=0)  # a reloaded model trains on
+    assert isinstance(vae_course.negative_elbo(again, IMAGES), float)
+
+
+def test_tf_data_and_targets_still_go_through_keras():
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer="adam")
+    dataset = tf.data.Dataset.from_tensor_slices(IMAGES).batch(32)
+    assert np.isfinite(vae.fit(dataset, epochs=1, shuffle=False, verbose=0).history["loss"]).all()
+    assert np.isfinite(vae.fit(IMAGES, IMAGES, epochs=1, batch_size=32, verbose=0).history["loss"]).all()
+    assert np.isfinite(vae.fit(IMAGES, epochs=1, batch_size=32, validation_split=0.25, verbose=0)
+                       .history["val_loss"]).all()
