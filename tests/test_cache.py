@@ -208,6 +208,14 @@ def test_the_folder_follows_the_environment(tmp_path):
         assert cache_store.cache_folder({"VAE_COURSE_CACHE": off}) is None
 
 
+def test_off_switches_off_the_model_cache_but_downloads_still_have_their_folder(tmp_path, monkeypatch):
+    from vae_course.vae import data
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("VAE_COURSE_CACHE", "off")
+    assert data.cache_dir() == tmp_path / "vae_course"
+
+
 def test_a_disabled_cache_trains_and_writes_nothing(tmp_path, monkeypatch, capsys):
     for name, value in {"VAE_COURSE_CACHE": "off", "XDG_CACHE_HOME": str(tmp_path), "HOME": str(tmp_path)}.items():
         monkeypatch.setenv(name, value)
