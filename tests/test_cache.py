@@ -23,11 +23,11 @@ FIT = {"epochs": 2, "batch_size": 32}
 X = load_dataset()[0][0][:64]
 
 
-def fresh_model(latent_dim=2, beta=1.0, learning_rate=1e-3, seed=0, run_eagerly=True):
+def fresh_model(latent_dim=2, beta=1.0, learning_rate=1e-3, seed=0):
     """The same starting weights every call: seeded before it is built. Eager: no graph to trace for 4 steps."""
     keras.utils.set_random_seed(seed)
     model = make_vae((8, 8), latent_dim=latent_dim, hidden=(16,), beta=beta)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), run_eagerly=run_eagerly)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), run_eagerly=True)
     return model
 
 
@@ -121,22 +121,23 @@ def schedule_model():
 
 
 def test_the_key_changes_with_every_setting_that_changes_the_result():
+    base = fresh_model()
     other_x = X.copy()
     other_x[0, 0, 0] = 1 - other_x[0, 0, 0]
     keys = [
-        key_for(),
-        key_for(epochs=3),
-        key_for(batch_size=16),
-        key_for(shuffle=False),
-        key_for(validation_data=X[:8]),
+        key_for(base),
+        key_for(base, epochs=3),
+        key_for(base, batch_size=16),
+        key_for(base, shuffle=False),
+        key_for(base, validation_data=X[:8]),
+        key_for(base, x=other_x),
+        key_for(base, x=X.astype(np.float64)),
+        key_for(base, seed=1),
         key_for(fresh_model(beta=2.0)),
         key_for(fresh_model(latent_dim=3)),
         key_for(fresh_model(learning_rate=1e-2)),
         key_for(schedule_model()),
         key_for(fresh_model(seed=1)),  # other starting weights
-        key_for(x=other_x),
-        key_for(x=X.astype(np.float64)),
-        key_for(seed=1),
     ]
     assert len(set(keys)) == len(keys)
 
@@ -151,6 +152,17 @@ def test_the_key_changes_with_each_version(monkeypatch, package):
         real = cache_key.importlib.metadata.version
         monkeypatch.setattr(cache_key.importlib.metadata, "version",
                             lambda name: "0.0.0-test" if name == package else real(name))
+    assert key_for(model) != before
+
+
+def test_the_key_changes_with_the_library_source(monkeypatch, tmp_path):
+    model = fresh_model()
+    before = key_for(model)
+    copy = tmp_path / "vae"
+    shutil.copytree(cache_key.LIBRARY, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache_key, "LIBRARY", copy)
+    assert key_for(model) == before
+    (copy / "model.py").write_text((copy / "model.py").read_text() + "\n# a changed training step\n")
     assert key_for(model) != before
 
 
@@ -219,8 +231,7 @@ def test_off_switches_off_the_model_cache_but_downloads_still_have_their_folder(
 def test_a_disabled_cache_trains_and_writes_nothing(tmp_path, monkeypatch, capsys):
     for name, value in {"VAE_COURSE_CACHE": "off", "XDG_CACHE_HOME": str(tmp_path), "HOME": str(tmp_path)}.items():
         monkeypatch.setenv(name, value)
-    model = fresh_model(run_eagerly=False)  # the path a lesson takes, traced
-    history = fit_cached(model, X, seed=0, verbose=0, callbacks=[EpochProgress(2, show_eta=False)], **FIT)
+    history = fit_cached(fresh_model(), X, seed=0, verbose=0, callbacks=[EpochProgress(2, show_eta=False)], **FIT)
     assert capsys.readouterr().out.startswith("epoch 1/2")
     assert len(history.history["loss"]) == 2 and list(tmp_path.iterdir()) == []
 

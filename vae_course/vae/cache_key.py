@@ -2,7 +2,7 @@
 
 Two runs that agree on every setting here give the same trained weights, so the second can load the first's:
 the model's class and config, its starting weights (sampler seeds included), the optimizer's config and state,
-the training data, the ``fit`` arguments that change the result, the seed and the library versions.
+the training data, the ``fit`` arguments that change the result, the seed, the library versions and its source.
 Layer names Keras numbers on its own ("flatten_3") are renamed in order, so a model built after others in the
 same session gets the same key as one built first. Names never change what a model learns.
 """
@@ -12,6 +12,8 @@ import importlib.metadata
 import inspect
 import json
 import re
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -21,6 +23,7 @@ from ..version_check import __version__
 
 IGNORED_FIT_ARGUMENTS = ("x", "callbacks", "verbose")  # they change what is shown, never what is learned
 VERSIONED = ("keras", "tensorflow", "numpy")
+LIBRARY = Path(__file__).resolve().parent  # vae_course/vae
 
 
 class Uncacheable(ValueError):
@@ -46,6 +49,7 @@ def settings_of(model, x, seed, fit_kwargs):
         "fit": fit_description(fit_kwargs),
         "seed": plain(seed),
         "versions": versions(),
+        "code": code_digest(type(model)),
     }
 
 
@@ -116,6 +120,20 @@ def versions():
         except importlib.metadata.PackageNotFoundError:
             found[name] = None
     return found
+
+
+def code_digest(model_class):
+    """SHA-256 of the library's source files and the model class's own module: a changed training step, loss or
+    layer in a checkout (where the version number stays put) is a new key, never a stale load."""
+    paths = sorted(LIBRARY.glob("*.py"))
+    own = getattr(sys.modules.get(model_class.__module__), "__file__", None)
+    if own and not model_class.__module__.startswith("keras"):
+        paths.append(Path(own))
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def plain(value):
