@@ -11,6 +11,7 @@ from . import _quiet  # noqa: F401  (TensorFlow's C++ log level, before TensorFl
 from .version_check import __version__  # noqa: F401  (one version number, light to import)
 
 _EXPORTS = {
+    "fit_cached": "vae.cache",
     "DatasetError": "vae.data",
     "load_dataset": "vae.data",
     "elbo_terms": "vae.elbo",

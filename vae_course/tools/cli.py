@@ -1,4 +1,4 @@
-"""The command line: ``python -m vae_course {train,lessons,grade,links,bench}``.
+"""The command line: ``python -m vae_course {train,lessons,grade,links,bench,cache}``.
 
 Each subcommand lives in its own module and adds its arguments through
 ``add_arguments(parser)``; ``run(args)`` does the work and returns an exit code.
@@ -17,6 +17,7 @@ SUBCOMMANDS = {
               "write docs/colab.md's Colab links from lessons/ (--hub URL: nbgitpuller links)"),
     "bench": ("vae_course.tools.bench",
               "benchmark training speed and quality against the textbook's recipe, and the course"),
+    "cache": ("vae_course.tools.cache_command", "list (or --clear) the trained models that fit_cached keeps"),
 }
 
 

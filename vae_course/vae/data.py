@@ -65,7 +65,7 @@ def cache_dir():
 
     Never inside the course repository: 60 MB of data must not end up in a commit.
     """
-    if os.environ.get("VAE_COURSE_CACHE"):
+    if os.environ.get("VAE_COURSE_CACHE", "").strip().lower() not in ("", "off", "0"):  # "off": no model cache
         path = Path(os.environ["VAE_COURSE_CACHE"]).expanduser()
     else:
         path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vae_course"
