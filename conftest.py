@@ -3,11 +3,15 @@
 - Finds nbval's sanitize file from any folder.
 - Runs the suite on min(2, CPU cores) pytest-xdist workers, one file at a time per worker (a notebook's cells
   must share one kernel), the longest files first so both workers finish together. See CONTRIBUTING.md.
+- Runs the notebooks with the model cache (``vae_course.fit_cached``) in a temporary folder: empty for every
+  notebook but lesson 08, whose cache holds lesson 07's model before its kernel starts, so nbval proves both.
 - Measures each solution notebook's peak memory during its nbval run (the kernel's VmHWM) and fails the
   notebook's last cell above the limit: Binder gives a course 2 GB, so we keep every notebook under 1.5 GB.
 """
 
 import os
+import shutil
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +29,60 @@ def pytest_configure(config):
     path = getattr(opt, "nbval_sanitize_with", None)
     if path and not Path(path).is_absolute():
         opt.nbval_sanitize_with = str(config.rootpath / path)
+    if not hasattr(config, "workerinput") and "VAE_COURSE_TEST_CACHES" not in os.environ:
+        os.environ["VAE_COURSE_TEST_CACHES"] = tempfile.mkdtemp(prefix="vae-course-caches-")  # workers inherit it
+        config._vae_course_caches = os.environ["VAE_COURSE_TEST_CACHES"]
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_vae_course_caches", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("VAE_COURSE_TEST_CACHES", None)
+
+
+# ---- the model cache under nbval ---------------------------------------------------------------------------
+
+FULL_CACHE_NOTEBOOKS = ("08-exploring-the-latent-space.ipynb",)  # lesson 07's model is in the cache already
+
+
+def _fill_with_lesson_07_model(folder):
+    """Train lesson 07's make_vae into ``folder`` as lesson 07 does (cache=True), unless it is there."""
+    marker = Path(folder, "filled")
+    if marker.exists():
+        return
+    os.environ["VAE_COURSE_CACHE"] = str(folder)
+    import vae_course
+    from vae_course.lessons import complete
+
+    (x_train, _), _ = vae_course.load_dataset()
+    complete.train_vae(complete.reference_vae(), x_train, epochs=complete.EPOCHS, cache=True, progress=False)
+    marker.touch()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """While a notebook's kernel starts (with its first cell), VAE_COURSE_CACHE names its cache; then it is restored."""
+    notebook = getattr(item, "parent", None)
+    root = os.environ.get("VAE_COURSE_TEST_CACHES")
+    if type(notebook).__name__ != "IPyNbFile" or not root or getattr(notebook, "kernel", None) is not None:
+        yield
+        return
+    before = os.environ.get("VAE_COURSE_CACHE")
+    try:
+        if notebook.path.name in FULL_CACHE_NOTEBOOKS:
+            folder = Path(root, "full")
+            _fill_with_lesson_07_model(folder)
+        else:
+            folder = Path(root, f"{notebook.path.parent.name}-{notebook.path.stem}")
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ["VAE_COURSE_CACHE"] = str(folder)
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("VAE_COURSE_CACHE", None)
+        else:
+            os.environ["VAE_COURSE_CACHE"] = before
 
 
 # ---- parallel runs (pytest-xdist) -------------------------------------------------------------------------

@@ -239,5 +239,5 @@ def test_trainable_kl_keeps_a_keras_ops_kl_and_replaces_numpy_or_placeholder(cap
 
 def test_constants_of_the_lesson():
     assert complete.IMAGE_SHAPE == (8, 8) and complete.LATENT_DIM == 2
-    assert complete.ELBO_BAR == 175.0 and complete.EPOCHS == 100
+    assert complete.ELBO_BAR == 175.0 and complete.EPOCHS == 60 and complete.COLLAPSE_EPOCHS < complete.EPOCHS
     assert math.isclose(complete.LEARNING_RATE, 5e-3)

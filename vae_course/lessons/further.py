@@ -124,8 +124,10 @@ def train_vae(x, beta=1.0, free_bits=None, latent_dim=LATENT_DIM, hidden=HIDDEN,
 
     Every call with the same ``seed`` starts from the same weights and sees the same batches, so models that
     differ only in ``beta`` (or ``free_bits``) differ only because of it. With ``progress`` it prints a title
-    line and three lines of ``EpochProgress`` (epochs 1, half-way and last; no timings).
+    line and three lines of ``EpochProgress`` (epochs 1, half-way and last; no timings). The trained model is kept
+    in the course's model cache (``vae_course.fit_cached``), so a second run loads it.
     """
+    from ..vae.cache import fit_cached
     from ..vae.progress import EpochProgress
 
     keras.utils.set_random_seed(seed)
@@ -139,8 +141,8 @@ def train_vae(x, beta=1.0, free_bits=None, latent_dim=LATENT_DIM, hidden=HIDDEN,
     if progress:
         print(f"{describe_model(beta, free_bits)}: latent_dim {latent_dim}, {epochs} epochs")
         callbacks.append(EpochProgress(epochs, every=max(1, epochs // 2), show_eta=False))
-    vae.fit(np.asarray(x, dtype=np.float32), epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
-            callbacks=callbacks)
+    fit_cached(vae, np.asarray(x, dtype=np.float32), seed=seed, epochs=epochs, batch_size=batch_size, shuffle=True,
+               verbose=0, callbacks=callbacks)
     return vae
 
 
