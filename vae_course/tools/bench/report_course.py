@@ -17,7 +17,10 @@ def verdict(value, target, at_most=True):
 
 def minutes(seconds):
     """``m:ss``."""
-    return f"{int(seconds // 60)}:{int(round(seconds % 60)):02d}" if seconds is not None else "-"
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def cores_label(cores):
