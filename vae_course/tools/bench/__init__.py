@@ -1,11 +1,12 @@
 """``python -m vae_course bench``: how fast and how good the course's VAE is next to the textbook's recipe.
 
-Three parts (``--only`` picks some, comma-separated; all by default):
+Five parts (``--only`` picks some, comma-separated; by default all but ``taught``, which ``throughput`` holds):
 
 ``throughput``
     Training samples per second on Fashion-MNIST-shaped inputs (28x28, random grey levels k / 255) for the
     textbook's VAE (``vae_course.vae.textbook``: dense 784-150-100 SELU, latent 10, RMSprop, batch 128, ``fit``)
-    and for ``vae_course.make_vae`` with the same architecture and batch size, plain and with each speed
+    and for ``vae_course.make_vae`` with the same architecture and batch size, plain (the taught path:
+    ``make_vae(...)``, ``compile(optimizer)``, ``fit(x, epochs, batch_size)``, nothing else) and with each speed
     lever (``steps_per_execution``, a ``tf.data`` pipeline, XLA, BCE from logits, the in-graph
     ``recipes.FastTrainer``), all in one process, measured in alternating rounds; the figure is the median.
     Thread settings and oneDNN are process-wide, so they are measured in fresh subprocesses. Also reports
@@ -39,6 +40,7 @@ The summary comes first, in the order issue 16 names its targets: the taught pat
 ``compile(optimizer)`` + ``fit(x, ...)`` with no extra arguments, against the textbook port, side by side in
 one process), each core count's course totals and worst lessons, the fresh-clone pytest. These are benchmarks:
 they print measurements against the targets and never fail because a number is slow.
+
 Writes everything to ``--out`` (default ``bench-results.json`` in the current folder) and prints a table.
 ``--quick`` is a smoke run on tiny settings (seconds, not minutes; ``lessons`` runs the floor once and one tiny
 notebook on the first core count, ``pytest`` is skipped): the numbers mean nothing.
