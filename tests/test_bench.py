@@ -444,7 +444,9 @@ def test_pytest_runs_in_a_fresh_clone_of_the_committed_head_importing_the_clone(
         "    root = pathlib.Path(__file__).resolve().parent.parent\n"
         "    assert os.environ['PYTHONPATH'].split(os.pathsep)[0] == str(root)\n"
         "    assert root.name == 'vae-course' and (root / 'committed.txt').is_file()\n"
-        "    assert not (root / 'uncommitted.txt').exists()\n")
+        "    assert not (root / 'uncommitted.txt').exists()\n"
+        "    cache = pathlib.Path(os.environ['VAE_COURSE_CACHE'])\n"
+        "    assert cache.is_dir() and not any(cache.iterdir()) and not cache.is_relative_to(root)\n")
     (repo / "committed.txt").write_text("yes")
     _git("init", "-q", cwd=repo)
     _git("add", ".", cwd=repo)

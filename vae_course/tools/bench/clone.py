@@ -3,7 +3,8 @@
 A fresh clone has no ``__pycache__``, so the run includes compiling the course's bytecode. ``vae_course`` is
 installed editable from some checkout (requirements.txt's ``-e .``), whose finder comes after ``PYTHONPATH`` on
 the import path; the clone goes first on ``PYTHONPATH``, so pytest, the subprocesses the tests start and the
-notebook kernels nbval starts (they inherit the environment) all import the clone's package.
+notebook kernels nbval starts (they inherit the environment) all import the clone's package. ``VAE_COURSE_CACHE``
+points at an empty folder beside the clone, as on a first run.
 """
 
 import os
@@ -38,9 +39,11 @@ def clone_commit(repository, commit, into):
     return Path(into)
 
 
-def clone_environment(clone, environ=None):
-    """The environment for tests in ``clone``: the clone first on ``PYTHONPATH``, no bytecode written elsewhere."""
+def clone_environment(clone, cache, environ=None):
+    """The environment for tests in ``clone``: the clone first on ``PYTHONPATH``, bytecode written into the clone,
+    and an empty ``VAE_COURSE_CACHE`` folder (no trained models or downloads from earlier runs)."""
     environ = dict(os.environ if environ is None else environ)
+    environ["VAE_COURSE_CACHE"] = str(cache)
     rest = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     environ["PYTHONPATH"] = os.pathsep.join([str(clone)] + rest)
     environ.pop("PYTHONPYCACHEPREFIX", None)  # bytecode goes into the clone's own __pycache__ folders
@@ -61,10 +64,12 @@ def fresh_clone_pytest(repository=REPOSITORY, pytest_args=(), timeout=3600):
         start = time.perf_counter()
         clone = clone_commit(repository, commit, Path(folder) / "vae-course")
         clone_seconds = time.perf_counter() - start
+        cache = Path(folder) / "cache"
+        cache.mkdir()
         start = time.perf_counter()
         try:
             proc = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=clone,
-                                  env=clone_environment(clone), capture_output=True, text=True, timeout=timeout)
+                                  env=clone_environment(clone, cache), capture_output=True, text=True, timeout=timeout)
             stdout, returncode = proc.stdout, proc.returncode
         except subprocess.TimeoutExpired as err:
             out = err.stdout or ""
