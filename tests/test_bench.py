@@ -468,3 +468,14 @@ def test_pytests_summary_line_is_found_without_its_rules():
     assert bench.clone.summary_line("1 error in 2.0s") == "1 error in 2.0s"
     assert bench.clone.summary_line("no tests ran") == ""
     assert bench.report_course.minutes(301.0) == "5:01" and bench.report_course.minutes(59.6) == "1:00"
+
+
+def test_a_long_lessons_run_hands_over_its_results_after_each_core_count(tmp_path):
+    lesson = tmp_path / "00-a.ipynb"
+    runner = FakeRunner({"floor.ipynb": [4.0, 2.0], "00-a.ipynb": [6.0, 3.0]})
+    saved = []
+    result = bench.lessons.measure_lessons([1, 1], [("lessons", [lesson], "lessons")], 1, runner=runner,
+                                           done=lambda so_far: saved.append(json.loads(json.dumps(so_far))))
+    assert [len(s["cores"]) for s in saved] == [1, 2]
+    assert saved[-1] == json.loads(json.dumps(result))
+    assert [c["passes"][0]["total_ratio"] for c in result["cores"]] == [1.5, 1.5]

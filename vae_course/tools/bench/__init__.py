@@ -154,15 +154,15 @@ def _write(out, results):
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
-def _lessons(args, quick):
+def _lessons(args, quick, done):
     """The lessons part: the plan (or one tiny notebook with ``--quick``) on each core count."""
     cores = args.cores or default_core_counts()
     floor_runs = args.floor_runs or (1 if quick else FLOOR_RUNS)
     if not quick:
-        return measure_lessons(cores, pass_plan(args.passes, args.notebooks), floor_runs)
+        return measure_lessons(cores, pass_plan(args.passes, args.notebooks), floor_runs, done=done)
     with tempfile.TemporaryDirectory(prefix="vae-bench-quick-") as folder:
         tiny = write_notebook(Path(folder) / "tiny.ipynb", ["x = 1 + 1", "print(x)"])
-        return measure_lessons(cores[:1], [("quick", [tiny], "quick")], floor_runs)
+        return measure_lessons(cores[:1], [("quick", [tiny], "quick")], floor_runs, done=done)
 
 
 def _usage_error(message):
@@ -194,8 +194,11 @@ def run(args):
         _write(out, results)
     if "lessons" in args.only:
         print("Timing Run All of every notebook in a fresh kernel, against the import-only floor ...", flush=True)
-        results["lessons"] = _lessons(args, quick)
-        _write(out, results)
+        def save(lessons):  # after each core count: a long run keeps what it measured
+            results["lessons"] = lessons
+            _write(out, results)
+
+        _lessons(args, quick, save)
     if "pytest" in args.only:
         if quick:
             print("Skipping the fresh-clone pytest (--quick).", flush=True)

@@ -149,8 +149,13 @@ def measure_cores(cores, plan, floor_runs, runner=run_notebook, floor_cells=FLOO
     return summarise_cores(cores, cpus, floors, runs)
 
 
-def measure_lessons(core_counts, plan, floor_runs, runner=run_notebook, floor_cells=FLOOR_CELLS):
-    """Every core count in turn (``measure_cores``), with the floor's cells and the targets alongside."""
-    return {"floor_cells": list(floor_cells), "floor_runs": floor_runs, "course_target": COURSE_TARGET,
-            "passes": [name for name, _, _ in plan],
-            "cores": [measure_cores(n, plan, floor_runs, runner, floor_cells) for n in core_counts]}
+def measure_lessons(core_counts, plan, floor_runs, runner=run_notebook, floor_cells=FLOOR_CELLS, done=None):
+    """Every core count in turn (``measure_cores``), with the floor's cells and the targets alongside;
+    ``done(results so far)`` after each core count, so a long run can be saved as it goes."""
+    results = {"floor_cells": list(floor_cells), "floor_runs": floor_runs, "course_target": COURSE_TARGET,
+               "passes": [name for name, _, _ in plan], "cores": []}
+    for n in core_counts:
+        results["cores"].append(measure_cores(n, plan, floor_runs, runner, floor_cells))
+        if done:
+            done(results)
+    return results
