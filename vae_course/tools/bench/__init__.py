@@ -110,7 +110,7 @@ def default_core_counts():
 def add_arguments(parser):
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = ("parts, on 2 busy cores: throughput (about 4 min), quality (about 5 min), lessons (every lesson "
-                     "and solution on 2 cores and on 1: about 40 min), pytest (a fresh clone: about 6 min), taught "
+                     "and solution on 2 cores and on 1: about 50 min), pytest (a fresh clone: about 6 min), taught "
                      "(a minute)")
     parser.add_argument("--only", type=_parts, default=DEFAULT_PARTS, metavar="PART[,PART]",
                         help=f"run only these parts: {', '.join(PARTS)} (default: all but taught, which throughput "
