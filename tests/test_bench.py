@@ -6,8 +6,10 @@ the digits) is tested in tests/test_textbook.py.
 
 import json
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -60,7 +62,9 @@ def test_the_curve_summary_finds_the_first_time_below_the_target_and_the_best():
 
 def test_bad_arguments_give_a_usage_error():
     for argv in (["bench", "--only", "everything"], ["bench", "--seconds", "0"], ["bench", "--repeats", "x"],
-                 ["bench", "--latent-dims", "2,-8"], ["bench", "--seconds", "inf"]):
+                 ["bench", "--latent-dims", "2,-8"], ["bench", "--seconds", "inf"], ["bench", "--only", "course"],
+                 ["bench", "--cores", "0"], ["bench", "--cores", "4096"], ["bench", "--passes", "lessons,again"],
+                 ["bench", "--floor-runs", "0"]):
         with pytest.raises(SystemExit) as err:
             cli.main(argv)
         assert err.value.code == 2
@@ -77,17 +81,35 @@ def test_importing_the_benchmark_does_not_load_tensorflow():
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "results.json"
-    code = cli.main(["bench", "--only", "throughput,quality", "--quick", "--out", str(out)])
+    code = cli.main(["bench", "--only", "throughput,quality,lessons", "--quick", "--cores", "1", "--out", str(out)])
     return code, json.loads(out.read_text())
 
 
 def test_a_quick_run_writes_json_with_the_expected_keys(quick_results):
     code, results = quick_results
     assert code == 0
-    assert results["quick"] is True and results["parts"] == ["throughput", "quality"]
+    assert results["quick"] is True and results["parts"] == ["throughput", "quality", "lessons"]
     assert {"model_name", "cores", "peak_gflops", "peak_assumption"} <= set(results["machine"])
     assert {"keras", "tensorflow"} <= set(results["versions"])
-    assert "course" not in results
+    assert "pytest" not in results  # --quick skips the fresh clone, and it was not asked for
+
+
+def test_the_quick_lessons_part_times_the_floor_and_one_tiny_notebook_on_one_core(quick_results):
+    _, results = quick_results
+    lessons = results["lessons"]
+    assert lessons["floor_cells"] == ["import vae_course", "import keras"] and lessons["passes"] == ["quick"]
+    (one,) = lessons["cores"]
+    assert one["cores"] == 1 and len(one["cpus"]) == 1 and one["cpu_limit"] == "1"
+    (floor,) = one["floor"]["runs"]
+    assert floor["ok"], floor["error"]
+    assert one["floor"]["median_seconds"] == floor["execute_seconds"] > 0
+    (quick,) = one["passes"]
+    (tiny,) = quick["notebooks"]
+    assert tiny["ok"] and tiny["notebook"] == "tiny.ipynb"
+    assert tiny["ratio"] == round(tiny["seconds"] / floor["execute_seconds"], 2)
+    assert quick["lesson_target"] == 5.0 and quick["course_target"] == 18.0
+    table = bench.report.format_table(results)
+    assert "on 1 core (CPUs" in table and "| tiny | " in table and "**course total**" in table
 
 
 def test_the_quick_throughput_part_has_finite_numbers(quick_results):
@@ -101,6 +123,10 @@ def test_the_quick_throughput_part_has_finite_numbers(quick_results):
             assert finite(row[key]) and row[key] > 0, (row["name"], key, row[key])
     assert t["rows"][0]["ratio_vs_textbook"] == 1.0
     assert t["best"] in names and finite(t["best_ratio_vs_textbook"])
+    taught = t["taught_path"]
+    assert taught["name"] == "make_vae" and taught["target"] == 2.0
+    assert taught["ratio_vs_textbook"] == t["rows"][1]["ratio_vs_textbook"]
+    assert taught["textbook_samples_per_second"] == t["rows"][0]["samples_per_second"]
 
 
 def test_the_quick_quality_part_has_finite_numbers(quick_results):
@@ -224,3 +250,232 @@ def test_weight_decay_shrinks_kernels_after_the_adam_step_and_leaves_biases_alon
     for path, value in plain.items():
         factor = 1 - 1e-2 * 0.5 if value.ndim > 1 else 1.0
         np.testing.assert_allclose(decayed[path], value * factor, rtol=1e-5, atol=1e-7, err_msg=path)
+
+
+# ---------------------------------------------------------------------------- lessons over the floor, fresh clone
+
+
+def test_floor_runs_are_spread_between_the_notebooks_first_and_last_included():
+    assert bench.lessons.floor_positions(30, 5) == [0, 8, 15, 22, 30]
+    assert bench.lessons.floor_positions(3, 1) == [0]
+    assert bench.lessons.floor_positions(0, 2) == [0, 0]
+    sequence = bench.lessons.interleave(["a", "b", "c", "d"], 3)
+    assert sequence == [("floor", None), ("notebook", "a"), ("notebook", "b"), ("floor", None),
+                        ("notebook", "c"), ("notebook", "d"), ("floor", None)]
+
+
+def test_core_counts_take_the_first_cpus_this_process_may_use():
+    assert bench.lessons.cpus_for(1, {3, 1, 2}) == (1,)
+    assert bench.lessons.cpus_for(2, {3, 1, 2}) == (1, 2)
+    with pytest.raises(ValueError, match="3 cores asked for, but this process may run on only 2"):
+        bench.lessons.cpus_for(3, {0, 1})
+
+
+def test_the_plan_takes_lessons_then_solutions_then_the_lessons_again_on_the_filled_cache(tmp_path):
+    for folder in ("lessons", "solutions"):
+        (tmp_path / folder).mkdir()
+        for name in ("01-b.ipynb", "00-a.ipynb"):
+            (tmp_path / folder / name).write_text("{}")
+    plan = bench.lessons.pass_plan(("cache-full", "solutions", "lessons"), repository=tmp_path)
+    assert [(name, [p.name for p in paths], cache) for name, paths, cache in plan] == [
+        ("lessons", ["00-a.ipynb", "01-b.ipynb"], "lessons"),
+        ("solutions", ["00-a.ipynb", "01-b.ipynb"], "solutions"),
+        ("cache-full", ["00-a.ipynb", "01-b.ipynb"], "lessons")]
+    assert plan[0][1][0].parent.name == "lessons" and plan[1][1][0].parent.name == "solutions"
+    with pytest.raises(ValueError, match="cache-full pass reuses the cache the lessons pass fills"):
+        bench.lessons.pass_plan(("cache-full",), repository=tmp_path)
+    with pytest.raises(ValueError, match="no notebooks match '9\\*'"):
+        bench.lessons.pass_plan(("lessons",), pattern="9*", repository=tmp_path)
+
+
+class FakeRunner:
+    """Stands in for run_notebook: given seconds per notebook name, records what each run was given."""
+
+    def __init__(self, seconds, failing=()):
+        self.seconds, self.failing, self.calls = seconds, failing, []
+
+    def __call__(self, path, env, cpus):
+        self.calls.append({"name": path.name, "env": env, "cpus": cpus, "cache_files": sorted(
+            p.name for p in Path(env["VAE_COURSE_CACHE"]).iterdir())})
+        Path(env["VAE_COURSE_CACHE"], f"from-{path.stem}").touch()  # what a lesson that fills the cache leaves
+        seconds = self.seconds[path.name].pop(0)
+        ok = path.name not in self.failing
+        return {"notebook": path.name, "wall_seconds": seconds + 1, "execute_seconds": seconds,
+                "kernel_peak_mb": 500.0, "tree_peak_mb": 600.0, "error": None if ok else "Boom", "ok": ok}
+
+
+@pytest.fixture
+def fake_lessons(tmp_path):
+    """Two fake lessons and their solutions, timed by FakeRunner: floor 10, 12 and 8 s (median 10)."""
+    paths = {}
+    for folder in ("lessons", "solutions"):
+        paths[folder] = [tmp_path / folder / "00-a.ipynb", tmp_path / folder / "01-b.ipynb"]
+    plan = [("lessons", paths["lessons"], "lessons"), ("solutions", paths["solutions"], "solutions"),
+            ("cache-full", paths["lessons"], "lessons")]
+    runner = FakeRunner({"floor.ipynb": [10.0, 12.0, 8.0], "00-a.ipynb": [20.0, 25.0, 15.0],
+                         "01-b.ipynb": [35.0, 40.0, 5.0]}, failing=("01-b.ipynb",))
+    return bench.lessons.measure_cores(1, plan, floor_runs=3, runner=runner), runner
+
+
+def test_each_pass_is_measured_in_units_of_the_median_floor(fake_lessons):
+    result, _ = fake_lessons
+    assert result["cores"] == 1 and result["cpu_limit"] == "1"
+    floor = result["floor"]
+    assert floor["median_seconds"] == 10.0 and floor["spread"] == 0.4
+    assert [r["after"] for r in floor["runs"]] == [0, 3, 6]  # 6 notebooks: a floor run first, halfway, last
+    lessons, solutions, cached = result["passes"]
+    assert [n["ratio"] for n in lessons["notebooks"]] == [2.0, 3.5]  # 20 s and 35 s
+    assert [n["ratio"] for n in solutions["notebooks"]] == [2.5, 4.0]
+    assert [n["ratio"] for n in cached["notebooks"]] == [1.5, 0.5]
+    assert lessons["total_seconds"] == 55.0 and lessons["total_ratio"] == 5.5 and lessons["course_target"] == 18.0
+    assert lessons["worst"] == "01-b.ipynb" and lessons["worst_ratio"] == 3.5
+    assert lessons["lesson_target"] == 5.0 and lessons["within_lesson_target"] == 2  # one core: 5x
+    assert solutions["worst"] == "01-b.ipynb" and solutions["total_ratio"] == 6.5
+    assert not lessons["all_ok"] and lessons["notebooks"][1]["error"] == "Boom"
+
+
+def test_every_run_is_pinned_with_a_cpu_limit_and_each_pass_starts_from_an_empty_cache(fake_lessons):
+    _, runner = fake_lessons
+    order = [c["name"] for c in runner.calls]
+    assert order == ["floor.ipynb", "00-a.ipynb", "01-b.ipynb", "00-a.ipynb", "floor.ipynb", "01-b.ipynb",
+                     "00-a.ipynb", "01-b.ipynb", "floor.ipynb"]
+    assert all(c["cpus"] == (min(os.sched_getaffinity(0)),) and c["env"]["CPU_LIMIT"] == "1" for c in runner.calls)
+    assert all(c["env"]["PYTHONPATH"].split(os.pathsep)[0] == str(bench.lessons.REPOSITORY) for c in runner.calls)
+    caches = [c["env"]["VAE_COURSE_CACHE"] for c in runner.calls]
+    assert [c["cache_files"] for c in runner.calls if c["name"] == "floor.ipynb"] == [[], [], []]
+    lessons_a, lessons_b, solutions_a, solutions_b, cached_a, cached_b = (
+        c for c in runner.calls if c["name"] != "floor.ipynb")
+    assert lessons_a["cache_files"] == [] and lessons_b["cache_files"] == ["from-00-a"]  # filled by the pass
+    assert solutions_a["cache_files"] == []  # a pass of its own: a fresh, empty folder
+    assert cached_a["cache_files"] == ["from-00-a", "from-01-b"]  # the lessons pass's folder, full
+    assert lessons_a["env"]["VAE_COURSE_CACHE"] == cached_b["env"]["VAE_COURSE_CACHE"]
+    assert len(set(caches)) == 3 + 2  # three floor runs, each its own empty folder; lessons; solutions
+    assert not any(Path(c).exists() for c in caches)  # cleaned up afterwards
+
+
+def test_the_summary_puts_the_taught_path_first_then_the_passes_then_pytest(fake_lessons):
+    result, _ = fake_lessons
+    rows = [{"name": "textbook", "lever": "book", "samples_per_second": 20_000.0, "ratio_vs_textbook": 1.0},
+            {"name": "make_vae", "lever": "taught", "samples_per_second": 21_000.0, "ratio_vs_textbook": 1.04}]
+    results = {"throughput": {"taught_path": bench.throughput.taught_path(rows)},
+               "lessons": {"cores": [result], "floor_cells": ["import vae_course", "import keras"]},
+               "pytest": {"command": "pytest", "commit": "0123456789abcdef", "seconds": 301.0, "clone_seconds": 0.4,
+                          "returncode": 0, "summary": "2031 passed in 300.00s", "target_seconds": 180,
+                          "uncommitted_changes_left_out": True}}
+    lines = bench.report_course.summary_lines(results)
+    assert len(lines) == 5
+    assert "**Taught path**" in lines[0] and "**1.04×**" in lines[0] and "target ≥ 2×: not met" in lines[0]
+    assert "21,000 against 20,000" in lines[0]
+    assert lines[1].startswith("- 1 core, lessons/ as generated, empty cache: course total **5.50×** the floor of "
+                               "10.0 s (target ≤ 18×: met); worst 01-b.ipynb 3.50×; 2 of 2 within 5×")
+    assert "some notebooks FAILED" in lines[1]
+    assert lines[3].startswith("- 1 core, lessons/ again, cache full: course total **2.00×**")
+    assert "**5:01** (target < 3:00: not met" in lines[4] and "2031 passed" in lines[4]
+    assert "uncommitted changes" in lines[4]
+
+
+def test_the_lessons_table_has_a_row_per_notebook_and_the_totals(fake_lessons):
+    result, _ = fake_lessons
+    lines = bench.report_course.cores_table(result, ["import vae_course", "import keras"])
+    assert lines[0].startswith("Run All in a fresh kernel on 1 core (CPUs ") and "CPU_LIMIT=1" in lines[0]
+    assert "`import vae_course` and `import keras`" in lines[0]
+    assert lines[1].startswith("Floor: 10.0 s, the median of 3 runs") and "12.0 (after 3)" in lines[1]
+    assert "spread (max - min) / median 40 %" in lines[1]
+    header, rule, a, b, total, worst = lines[3:]
+    assert header.count("× floor") == 3 and rule == "|---|---:|---:|---:|---:|---:|---:|---:|"
+    assert a == "| 00-a | 20.0 | 2.00× | 25.0 | 2.50× | 15.0 | 1.50× | 500 |"
+    assert b == "| 01-b | 35.0 FAILED | 3.50× | 40.0 FAILED | 4.00× | 5.0 FAILED | 0.50× | 500 |"
+    assert total == ("| **course total** (target ≤ 18×) | 55.0 | **5.50×** | 65.0 | **6.50×** | 20.0 | "
+                     "**2.00×** | |")
+    assert worst == "| worst (target ≤ 5× each) | 01-b | 3.50× | 01-b | 4.00× | 00-a | 1.50× | |"
+
+
+def test_ratios_over_a_missing_floor_are_missing_not_errors():
+    assert bench.lessons.over_floor(12.0, None) is None and bench.lessons.over_floor(float("nan"), 5.0) is None
+    summary = bench.lessons.summarise_cores(2, (0, 1), [{"execute_seconds": 3.0, "ok": False, "after": 0}],
+                                            [{"pass": "lessons", "notebook": "x.ipynb", "execute_seconds": 4.0,
+                                              "ok": True}])
+    assert summary["floor"]["median_seconds"] is None and summary["passes"][0]["total_ratio"] is None
+    assert summary["passes"][0]["lesson_target"] == 3.0  # more than one core: 3x
+    assert bench.report_course.verdict(None, 3.0) == "not measured"
+
+
+def test_real_kernels_are_pinned_and_see_their_cpu_limit_and_cache(tmp_path):
+    """Tiny notebooks in real kernels, one core: each records what its kernel saw, then fills the cache."""
+    log = tmp_path / "seen.jsonl"
+    probe = bench.lessons.write_notebook(tmp_path / "probe.ipynb", [
+        "import json, os, pathlib\n"
+        "cache = pathlib.Path(os.environ['VAE_COURSE_CACHE'])\n"
+        f"seen = {{'cpu_limit': os.environ['CPU_LIMIT'], 'cpus': sorted(os.sched_getaffinity(0)), "
+        f"'cache': str(cache), 'files': sorted(p.name for p in cache.iterdir())}}\n"
+        f"with open({str(log)!r}, 'a') as f:\n"
+        "    f.write(json.dumps(seen) + '\\n')\n"
+        "(cache / 'model').touch()"])
+    plan = [("lessons", [probe], "lessons"), ("solutions", [probe], "solutions"), ("cache-full", [probe], "lessons")]
+    result = bench.lessons.measure_lessons([1], plan, floor_runs=1, floor_cells=["x = 1"])
+    (one,) = result["cores"]
+    assert all(n["ok"] for p in one["passes"] for n in p["notebooks"]), one["passes"]
+    seen = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [s["cpu_limit"] for s in seen] == ["1"] * 3 and all(s["cpus"] == one["cpus"] for s in seen)
+    assert [s["files"] for s in seen] == [[], [], ["model"]]  # fresh, fresh, then the lessons pass's cache
+    assert seen[0]["cache"] == seen[2]["cache"] != seen[1]["cache"]
+    assert result["floor_cells"] == ["x = 1"] and one["floor"]["runs"][0]["ok"]
+
+
+def test_cache_full_without_the_lessons_pass_is_refused(tmp_path, capsys):
+    code = cli.main(["bench", "--only", "lessons", "--passes", "cache-full", "--out", str(tmp_path / "r.json")])
+    assert code == 2
+    assert "reuses the cache the lessons pass fills" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+
+def _git(*args, cwd):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+def test_pytest_runs_in_a_fresh_clone_of_the_committed_head_importing_the_clone(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("[tool.pytest.ini_options]\ntestpaths = ['tests']\n")
+    (repo / "tests" / "test_here.py").write_text(
+        "import os, pathlib\n\n\n"
+        "def test_the_clone_comes_first_and_has_no_bytecode_yet():\n"
+        "    root = pathlib.Path(__file__).resolve().parent.parent\n"
+        "    assert os.environ['PYTHONPATH'].split(os.pathsep)[0] == str(root)\n"
+        "    assert root.name == 'vae-course' and (root / 'committed.txt').is_file()\n"
+        "    assert not (root / 'uncommitted.txt').exists()\n"
+        "    cache = pathlib.Path(os.environ['VAE_COURSE_CACHE'])\n"
+        "    assert cache.is_dir() and not any(cache.iterdir()) and not cache.is_relative_to(root)\n")
+    (repo / "committed.txt").write_text("yes")
+    _git("init", "-q", cwd=repo)
+    _git("add", ".", cwd=repo)
+    _git("commit", "-qm", "one", cwd=repo)
+    (repo / "uncommitted.txt").write_text("not in a clone")
+    (repo / "committed.txt").write_text("changed")
+    result = bench.clone.fresh_clone_pytest(repo, pytest_args=("-p", "no:xdist", "-p", "no:cacheprovider"))
+    assert result["returncode"] == 0, result["summary"]
+    assert result["summary"].startswith("1 passed in ")
+    assert result["uncommitted_changes_left_out"] is True
+    assert result["commit"] == subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                                              text=True).stdout.strip()
+    assert result["command"] == "pytest -p no:xdist -p no:cacheprovider" and result["target_seconds"] == 180
+
+
+def test_pytests_summary_line_is_found_without_its_rules():
+    out = "....\n\n===== 3 failed, 2028 passed, 1 skipped in 301.20s (0:05:01) =====\n\n"
+    assert bench.clone.summary_line(out) == "3 failed, 2028 passed, 1 skipped in 301.20s (0:05:01)"
+    assert bench.clone.summary_line("1 error in 2.0s") == "1 error in 2.0s"
+    assert bench.clone.summary_line("no tests ran") == ""
+    assert bench.report_course.minutes(301.0) == "5:01" and bench.report_course.minutes(59.6) == "1:00"
+
+
+def test_a_long_lessons_run_hands_over_its_results_after_each_core_count(tmp_path):
+    lesson = tmp_path / "00-a.ipynb"
+    runner = FakeRunner({"floor.ipynb": [4.0, 2.0], "00-a.ipynb": [6.0, 3.0]})
+    saved = []
+    result = bench.lessons.measure_lessons([1, 1], [("lessons", [lesson], "lessons")], 1, runner=runner,
+                                           done=lambda so_far: saved.append(json.loads(json.dumps(so_far))))
+    assert [len(s["cores"]) for s in saved] == [1, 2]
+    assert saved[-1] == json.loads(json.dumps(result))
+    assert [c["passes"][0]["total_ratio"] for c in result["cores"]] == [1.5, 1.5]

@@ -1,15 +1,12 @@
-"""The course itself: every solution notebook in a fresh subprocess (time, peak memory), and pytest."""
+"""One notebook run top to bottom by nbclient in a fresh subprocess: its time and peak memory."""
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-from ..._paths import REPOSITORY
 
 _NOTEBOOK_RUNNER = r"""
 import json, resource, sys, time
@@ -59,13 +56,25 @@ def _rss_mb(pids):
     return total / 1024
 
 
-def run_notebook(path, timeout=1200, interval=0.1):
-    """Execute one notebook in a fresh subprocess (in a temporary folder); wall time and peak memory."""
+def _pinned(cpus):
+    """A ``preexec_fn`` that pins the child (and so its kernel) to ``cpus``; None to leave it alone."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, set(cpus))
+
+
+def run_notebook(path, timeout=1200, interval=0.1, env=None, cpus=None):
+    """Execute one notebook in a fresh subprocess (in a temporary folder); wall time and peak memory.
+
+    ``env`` adds variables to the child's environment (its kernel inherits them); ``cpus`` pins the child and
+    its kernel to those CPU numbers, as ``taskset -c`` would.
+    """
     with tempfile.TemporaryDirectory(prefix="vae-bench-") as cwd:
-        env = {**os.environ, "MPLBACKEND": "Agg"}
+        env = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-c", _NOTEBOOK_RUNNER, str(path), cwd], cwd=cwd, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=_pinned(cpus))
         tree_peak = 0.0
         while proc.poll() is None and time.perf_counter() - start < timeout:
             tree_peak = max(tree_peak, _rss_mb({proc.pid} | _children(proc.pid)))
@@ -80,23 +89,3 @@ def run_notebook(path, timeout=1200, interval=0.1):
             "execute_seconds": round(result.get("execute_seconds", float("nan")), 2),
             "kernel_peak_mb": round(result["kernel_peak_mb"], 1) if "kernel_peak_mb" in result else None,
             "tree_peak_mb": round(tree_peak, 1), "error": result.get("error"), "ok": not result.get("error")}
-
-
-def run_pytest(timeout=3600):
-    """The README's test command, ``pytest``, in the repository; wall time and its summary line."""
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=REPOSITORY,
-                          capture_output=True, text=True, timeout=timeout)
-    seconds = time.perf_counter() - start
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    summary = next((ln.strip("= ") for ln in reversed(lines) if re.search(r"\d+ (passed|failed|error)", ln)), "")
-    return {"command": "pytest", "seconds": round(seconds, 1), "returncode": proc.returncode, "summary": summary}
-
-
-def measure_course(quick=False, run_tests=True, pattern=None):
-    notebooks = sorted((REPOSITORY / "solutions").glob(pattern or "*.ipynb"))
-    if quick:
-        notebooks = notebooks[:1]
-    result = {"notebooks": [run_notebook(nb) for nb in notebooks]}
-    result["pytest"] = run_pytest() if run_tests and not quick else None
-    return result

@@ -2,6 +2,9 @@
 
 import math
 
+from .report_course import lessons_tables, pytest_line, summary_lines
+from .throughput import TAUGHT_PATH
+
 
 def _fmt(value, spec=".2f", missing="-"):
     return missing if value is None else format(value, spec)
@@ -14,6 +17,9 @@ def format_table(results):
                  f"{_fmt(m['mhz'] and m['mhz'] / 1000)} GHz, peak {_fmt(m['peak_gflops'], '.1f')} GFLOP/s float32 "
                  f"({m['peak_assumption']}); Keras {results['versions'].get('keras')}, "
                  f"TensorFlow {results['versions'].get('tensorflow')}" + (" [--quick]" if results["quick"] else ""))
+    summary = summary_lines(results)
+    if summary:
+        lines += ["", "Summary (issue 16's targets):", ""] + summary
     t = results.get("throughput")
     if t:
         lines += ["", f"Training throughput, {t['input_shape'][0]}x{t['input_shape'][1]} inputs, dense "
@@ -24,7 +30,8 @@ def format_table(results):
                   "| contender | samples/s | × textbook | × make_vae | GFLOP/s | % of peak |",
                   "|---|---:|---:|---:|---:|---:|"]
         for r in t["rows"]:
-            lines.append(f"| {r['name']} | {r['samples_per_second']:,.0f} | {r['ratio_vs_textbook']:.2f} | "
+            name = r["name"] + (" (the taught path)" if r["name"] == TAUGHT_PATH else "")
+            lines.append(f"| {name} | {r['samples_per_second']:,.0f} | {r['ratio_vs_textbook']:.2f} | "
                          f"{r['ratio_vs_make_vae']:.2f} | {r['gflops']:.1f} | "
                          f"{_fmt(r['fraction_of_peak'] and 100 * r['fraction_of_peak'], '.1f')} |")
         if t.get("process_levers"):
@@ -50,16 +57,8 @@ def format_table(results):
                              f"{_fmt(e['best_nats'])} | {_fmt(e['best_at_seconds'], '.1f')} | "
                              f"{_fmt(e.get('final_nats'))} | {e['epochs']} |")
             lines.append(f"| {k} | speed-up to {q['target_nats']} | {_fmt(entry['speedup_to_target'])}× | | | | | |")
-    c = results.get("course")
-    if c:
-        lines += ["", "The course: each solution notebook in a fresh subprocess (nbclient)", "",
-                  "| notebook | wall s | execute s | kernel peak MB | process tree peak MB | ok |",
-                  "|---|---:|---:|---:|---:|---|"]
-        for nb in c["notebooks"]:
-            lines.append(f"| {nb['notebook']} | {nb['wall_seconds']:.1f} | {_fmt(nb['execute_seconds'], '.1f')} | "
-                         f"{_fmt(nb['kernel_peak_mb'], '.0f')} | {nb['tree_peak_mb']:.0f} | "
-                         f"{'yes' if nb['ok'] else 'NO: ' + str(nb['error'])[:80]} |")
-        if c.get("pytest"):
-            p = c["pytest"]
-            lines += ["", f"pytest: {p['seconds']:.0f} s (exit {p['returncode']}; {p['summary']})"]
+    if results.get("lessons"):
+        lines += lessons_tables(results["lessons"])
+    if results.get("pytest"):
+        lines += ["", pytest_line(results["pytest"]).removeprefix("- ")]
     return "\n".join(lines)
