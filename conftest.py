@@ -141,8 +141,8 @@ def _recorded_seconds(item):
 
 
 def pytest_collection_modifyitems(config, items):
-    """On xdist workers, order the files longest first, as the workers take them: the browser test (about a
-    minute) and the hub test (about two; each worker takes one of them first), then the files marked `kernels`
+    """On xdist workers, order the files longest first, as the workers take them: the browser test and the hub
+    test (one to two minutes each; each worker takes one of them first), then the files marked `kernels`
     (the grader's and nbgrader's tests start their own kernels), then the notebooks by the run time
     recorded when their outputs were stored, then the unit test files (many short ones, which even out the end).
     The order inside a file is kept."""

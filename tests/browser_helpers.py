@@ -6,6 +6,7 @@ nor writes the user's Jupyter settings and leaves nothing behind. The page helpe
 menus, clicks and typing, reading only what the page shows.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -59,6 +60,19 @@ def find_chromium():
     return None
 
 
+@contextlib.contextmanager
+def headless_chromium(path):
+    """Chromium at ``path`` (Debian's, see ``find_chromium``) driven by Playwright; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
 def running_in_ci():
     """True when the environment variable CI is set to anything but empty, 0 or false."""
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -97,12 +111,142 @@ def processes_mentioning(text):
     return found
 
 
-class JupyterLabServer:
+def wait_until_gone(find, timeout=15):
+    """Poll ``find()`` until it returns nothing or ``timeout`` seconds pass; returns what it found last."""
+    deadline = time.monotonic() + timeout
+    while (found := find()) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return found
+
+
+def kill_all(find, timeout=10):
+    """SIGKILL every process ``find()`` returns until none is left (bounded); returns {pid: command} killed."""
+    killed = {}
+    deadline = time.monotonic() + timeout
+    while (found := find()) and time.monotonic() < deadline:
+        for pid, command in found.items():
+            killed[pid] = command
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+    return killed
+
+
+class ManagedServer:
+    """A server process of a test: started in its own process group with its output in ``log_path``, tried again
+    on other free ports when it does not come up, polled until it answers, and stopped with everything it started.
+
+    A subclass sets ``name``, ``log_path`` and ``stray_folder`` and gives ``_launch()`` (the command, environment and
+    folder of one attempt, on newly chosen ports) and ``_answers()`` (one readiness probe; OSError counts as no).
+    Use as a context manager, or call ``start()`` and (always, in a ``finally``) ``stop()``.
+    """
+
+    name = "the server"
+    start_timeout = SERVER_START_TIMEOUT  # seconds until it answers
+    stop_timeout = 20  # seconds for a graceful stop after SIGTERM
+    signal_group = True  # SIGTERM to the whole process group (False: to the server alone, which stops the rest)
+    port = None
+    process = None
+    _log = None
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def _launch(self):
+        raise NotImplementedError
+
+    def _answers(self):
+        raise NotImplementedError
+
+    def start(self):
+        last_error = None
+        for _attempt in range(3):  # a port found free can be taken before the server binds it: try others
+            command, env, cwd = self._launch()
+            self._log = open(self.log_path, "a")
+            self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                self._wait_until_up()
+                return self
+            except RuntimeError as error:
+                last_error = error
+                self.stop()
+        raise RuntimeError(f"{self.name} did not start: {last_error}")
+
+    def _wait_until_up(self):
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with code {self.process.returncode}; log:\n{self.log_tail()}")
+            try:
+                if self._answers():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"no answer from {self.name} on {self.base_url} after {self.start_timeout} s; "
+                           f"log:\n{self.log_tail()}")
+
+    def log_tail(self, lines=40):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stray_processes(self):
+        """Live processes started for this server: their command line or environment names its folder."""
+        return processes_mentioning(str(self.stray_folder))
+
+    def stop(self):
+        """SIGTERM, then SIGKILL to what is left of the process group, then to every process that mentions the
+        server's folder once they had a moment to exit. Returns {pid: command} of what had to be killed."""
+        killed = {}
+        if self.process is not None and self.process.poll() is None:
+            try:
+                if self.signal_group:
+                    os.killpg(self.process.pid, signal.SIGTERM)
+                else:
+                    self.process.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                killed[self.process.pid] = f"{self.name} (did not stop on SIGTERM)"
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # anything left in the server's process group
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        # Kernels and spawned servers run in sessions of their own; they exit a moment after the server does.
+        wait_until_gone(self.stray_processes)
+        killed.update(kill_all(self.stray_processes))
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return killed
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class JupyterLabServer(ManagedServer):
     """``python -m jupyterlab`` on a copy of a folder, 127.0.0.1 only, random token, own process group.
 
-    Use as a context manager, or call ``start()`` and (always, in a ``finally``) ``stop()``.
     ``stop()`` returns the processes that were still alive after the graceful shutdown and had to be killed.
     """
+
+    name = "JupyterLab"
 
     def __init__(self, workdir, notebooks, repo_root):
         self.workdir = Path(workdir)
@@ -110,14 +254,8 @@ class JupyterLabServer:
         self.log_path = self.workdir / "jupyterlab.log"
         self.repo_root = Path(repo_root)
         self.token = secrets.token_hex(32)
-        self.port = None
-        self.process = None
-        self._log = None
+        self.stray_folder = self.workdir
         shutil.copytree(notebooks, self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-
-    @property
-    def base_url(self):
-        return f"http://127.0.0.1:{self.port}"
 
     def url(self, path):
         return f"{self.base_url}/{path.lstrip('/')}?token={self.token}"
@@ -142,106 +280,28 @@ class JupyterLabServer:
         (settings / "notification.jupyterlab-settings").write_text(
             json.dumps({"fetchNews": "false", "checkForUpdates": False}))
 
-    def start(self):
+    def _launch(self):
         env = self._environment()
         self._write_lab_settings()
-        last_error = None
-        for _attempt in range(3):  # a port found free can be taken before the server binds it: try another
-            self.port = free_port()
-            command = [
-                sys.executable, "-m", "jupyterlab",
-                "--no-browser",
-                "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.port={self.port}",
-                "--ServerApp.port_retries=0",
-                f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={self.root}",
-            ]
-            if hasattr(os, "geteuid") and os.geteuid() == 0:
-                command.append("--allow-root")  # CI and containers run as root
-            self._log = open(self.log_path, "a")
-            self.process = subprocess.Popen(command, cwd=self.root, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                self._wait_until_up()
-                return self
-            except RuntimeError as error:
-                last_error = error
-                self.stop()
-        raise RuntimeError(f"JupyterLab did not start: {last_error}")
+        self.port = free_port()
+        command = [
+            sys.executable, "-m", "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")  # CI and containers run as root
+        return command, env, self.root
 
-    def _wait_until_up(self):
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with code {self.process.returncode}; "
-                                   f"log:\n{self.log_tail()}")
-            try:
-                request = urllib.request.Request(f"{self.base_url}/api/status",
-                                                 headers={"Authorization": f"token {self.token}"})
-                with urllib.request.urlopen(request, timeout=5) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"no answer on {self.base_url} after {SERVER_START_TIMEOUT} s; "
-                           f"log:\n{self.log_tail()}")
-
-    def log_tail(self, lines=40):
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stray_processes(self):
-        """Live processes started for this server: their command line or environment names its folder."""
-        return processes_mentioning(str(self.workdir))
-
-    def stop(self):
-        """Stop the server and its kernels; returns {pid: command} of processes that had to be killed."""
-        killed = {}
-        if self.process is not None and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)  # JupyterLab shuts its kernels down on SIGTERM
-            except ProcessLookupError:
-                pass
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                killed[self.process.pid] = "jupyterlab server (did not stop on SIGTERM)"
-        if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # anything left in the server's process group
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        # Kernels run in sessions of their own; they exit when the server does, but check and clean up.
-        deadline = time.monotonic() + 10
-        while self.stray_processes() and time.monotonic() < deadline:
-            time.sleep(0.25)
-        for pid, command in self.stray_processes().items():
-            killed[pid] = command
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 10
-        while self.stray_processes() and time.monotonic() < deadline:
-            time.sleep(0.25)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return killed
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+    def _answers(self):
+        request = urllib.request.Request(f"{self.base_url}/api/status",
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status == 200
 
 
 # ---- a learner's actions in the page ---------------------------------------------------------------------

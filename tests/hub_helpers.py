@@ -18,7 +18,6 @@ import pwd
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from browser_helpers import free_port, processes_mentioning
+from browser_helpers import ManagedServer, free_port, kill_all, processes_mentioning
 
 PREFIX = "vaecls"  # every account, folder and service of this test starts with it
 ACCOUNT_COMMENT = "vae-course hub test, pid "  # + the pid of the pytest process that made the account
@@ -171,7 +170,7 @@ class Accounts:
 
     def remove(self):
         """Kill what still runs under the accounts, delete them and their homes; returns {pid: command} killed."""
-        killed = _kill_all(lambda: processes_of(self.uids()))
+        killed = kill_all(lambda: processes_of(self.uids()))
         for name in list(self.made):
             _delete_account(name)
             self.made.remove(name)
@@ -196,7 +195,7 @@ def remove_stale():
         except (OSError, ValueError):
             continue
         if not _pid_alive(owner):
-            _kill_all(lambda path=str(folder): processes_mentioning(path))
+            kill_all(lambda path=str(folder): processes_mentioning(path))
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(str(folder))
     for user in pwd.getpwall():
@@ -214,35 +213,12 @@ def _delete_account(name):
         uid = pwd.getpwnam(name).pw_uid
     except KeyError:
         return
-    _kill_all(lambda: processes_of({uid}))
+    kill_all(lambda: processes_of({uid}))
     done = subprocess.run([tool("userdel"), "--remove", name], capture_output=True, text=True, timeout=60)
     if done.returncode not in (0, 12):  # 12: the home was removed but there was no mail spool to remove
         raise RuntimeError(f"userdel {name} failed ({done.returncode}): {done.stderr}")
     if home.name == name and home.exists():
         shutil.rmtree(home, ignore_errors=True)
-
-
-def wait_until_gone(find, timeout=15):
-    """Poll ``find()`` until it returns nothing or ``timeout`` seconds pass; returns what it found last."""
-    deadline = time.monotonic() + timeout
-    while (found := find()) and time.monotonic() < deadline:
-        time.sleep(0.25)
-    return found
-
-
-def _kill_all(find, timeout=10):
-    """SIGKILL every process ``find()`` returns until none is left (bounded); returns {pid: command} killed."""
-    killed = {}
-    deadline = time.monotonic() + timeout
-    while (found := find()) and time.monotonic() < deadline:
-        for pid, command in found.items():
-            killed[pid] = command
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.2)
-    return killed
 
 
 # ---- the course's git repository --------------------------------------------------------------------------
@@ -341,23 +317,27 @@ c.Spawner.environment = dict(
 """
 
 
-class Hub:
-    """A JupyterHub for ``Accounts`` on 127.0.0.1; ``api()`` talks to its REST API with the admin token."""
+class Hub(ManagedServer):
+    """A JupyterHub for ``Accounts`` on 127.0.0.1; ``api()`` talks to its REST API with the admin token.
+
+    ``stop()`` sends SIGTERM to the hub alone: it stops every server it spawned and its proxy. It returns {pid:
+    command} of what had to be killed afterwards (its own process group, then anything that mentions the
+    classroom's folder).
+    """
+
+    name = "JupyterHub"
+    start_timeout = HUB_START_TIMEOUT
+    stop_timeout = STOP_TIMEOUT
+    signal_group = False
 
     def __init__(self, folder, python, repository):
         self.folder = Path(folder) / "hub"
         self.folder.mkdir(mode=0o700)
+        self.stray_folder = self.folder.parent
         self.log_path = self.folder / "jupyterhub.log"
         self.token = secrets.token_hex(32)
         self.python = python
         self.repository = repository
-        self.port = None
-        self.process = None
-        self._log = None
-
-    @property
-    def base_url(self):
-        return f"http://127.0.0.1:{self.port}"
 
     def _write_config(self):
         ports = set()
@@ -379,36 +359,16 @@ class Hub:
     def start(self):
         if shutil.which("configurable-http-proxy") is None:
             raise RuntimeError(f"configurable-http-proxy is not on the PATH: {CHP_ADVICE}")
-        last_error = None
-        for _attempt in range(3):  # a port found free can be taken before the hub binds it: try others
-            config = self._write_config()
-            env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
-            env["VAECLS_ADMIN_TOKEN"] = self.token
-            self._log = open(self.log_path, "a")
-            self.process = subprocess.Popen(
-                self.python.wrap([sys.executable, "-m", "jupyterhub", "-f", str(config)]), cwd=self.folder, env=env,
-                stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                self._wait_until_up()
-                return self
-            except RuntimeError as error:
-                last_error = error
-                self.stop()
-        raise RuntimeError(f"JupyterHub did not start: {last_error}")
+        return super().start()
 
-    def _wait_until_up(self):
-        deadline = time.monotonic() + HUB_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the hub exited with code {self.process.returncode}; log:\n{self.log_tail()}")
-            try:
-                if self.api("GET", "/")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"no answer on {self.base_url}/hub/api after {HUB_START_TIMEOUT} s; "
-                           f"log:\n{self.log_tail()}")
+    def _launch(self):
+        config = self._write_config()  # new ports for every attempt
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+        env["VAECLS_ADMIN_TOKEN"] = self.token
+        return self.python.wrap([sys.executable, "-m", "jupyterhub", "-f", str(config)]), env, self.folder
+
+    def _answers(self):
+        return self.api("GET", "/")[0] == 200
 
     def request(self, method, path, token=None, body=None, timeout=HTTP_TIMEOUT):
         """(status, body bytes) of a request through the proxy; ``token`` defaults to the admin token."""
@@ -482,41 +442,6 @@ class Hub:
         assert status == 200 and phases and phases[-1] == "finished", \
             f"{name}'s pull answered {status} with {events[-3:]}"
         return events
-
-    # -- stopping
-
-    def log_tail(self, lines=40):
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self):
-        """SIGTERM: the hub stops every server it spawned and its proxy. Returns {pid: command} that had to be
-        killed afterwards (its own process group, then anything that mentions the classroom's folder)."""
-        killed = {}
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                killed[self.process.pid] = "jupyterhub (did not stop on SIGTERM)"
-        if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        # Servers and kernels exit a moment after the hub: give them that moment before killing anything.
-        wait_until_gone(lambda: processes_mentioning(str(self.folder.parent)))
-        killed.update(_kill_all(lambda: processes_mentioning(str(self.folder.parent))))
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return killed
 
 
 class _KeepRedirects(urllib.request.HTTPRedirectHandler):

@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from browser_helpers import (
-    CHROMIUM_ARGS,
     INSTALL_ADVICE,
     JupyterLabServer,
     Notebook,
     find_chromium,
+    headless_chromium,
     move_slider,
     running_in_ci,
 )
@@ -97,14 +97,8 @@ def lab(chromium_path, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with headless_chromium(chromium_path) as chromium:
+        yield chromium
 
 
 @pytest.fixture

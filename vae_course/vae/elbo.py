@@ -94,23 +94,37 @@ def _log_normal(z, mean, log_var):
     return -0.5 * np.sum(np.log(2 * np.pi) + log_var + np.square(z - mean) / np.exp(log_var), axis=-1)
 
 
+IMPORTANCE_ROWS = 16384  # images decoded per call when drawing importance samples: several draws of x at once
+
+
 def importance_log_weights(vae, x, k, seed=0, likelihood=None):
-    """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x), z_i ~ q(z | x); shape (k, n)."""
+    """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x), z_i ~ q(z | x); shape (k, n).
+
+    The k draws go through the model in groups (``IMPORTANCE_ROWS`` images per call), with the noise drawn in the
+    same order as one draw at a time, so the weights do not depend on the grouping.
+    """
     x = np.asarray(x, dtype=np.float32)
     lik = likelihood_of(vae, likelihood)
     rng = np.random.default_rng(seed)
     weights = np.empty((k, len(x)))
-    if hasattr(vae, "sample_posterior"):
-        for i in range(k):
-            z, log_q, log_p = _posterior_draw(vae, x, rng)
-            weights[i] = -_nll(lik, x, vae.decoder(z, training=False)) + log_p - log_q
-        return weights
-    z_mean, z_log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in vae.encoder(x, training=False))
-    for i in range(k):
-        z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape)
-        logits = vae.decoder(z.astype(np.float32), training=False)
-        weights[i] = -_nll(lik, x, logits) + _log_normal(z, 0.0, 0.0) - _log_normal(z, z_mean, z_log_var)
+    group = max(1, IMPORTANCE_ROWS // max(1, len(x)))
+    for first in range(0, k, group):
+        draws = min(group, k - first)
+        weights[first : first + draws] = _log_weights(vae, x, draws, rng, lik).reshape(draws, len(x))
     return weights
+
+
+def _log_weights(vae, x, draws, rng, lik):
+    """log w for ``draws`` draws of z per example of x, flat: draw 0 of every example, then draw 1, ..."""
+    stacked = np.tile(x, (draws,) + (1,) * (x.ndim - 1))
+    if hasattr(vae, "sample_posterior"):
+        z, log_q, log_p = _posterior_draw(vae, stacked, rng)
+        return -_nll(lik, stacked, vae.decoder(z, training=False)) + log_p - log_q
+    z_mean, z_log_var = (np.tile(ops.convert_to_numpy(t).astype(np.float64), (draws, 1))
+                         for t in vae.encoder(x, training=False))
+    z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape)
+    logits = vae.decoder(z.astype(np.float32), training=False)
+    return -_nll(lik, stacked, logits) + _log_normal(z, 0.0, 0.0) - _log_normal(z, z_mean, z_log_var)
 
 
 def importance_weighted_nll(vae, x, k=100, seed=0, batch_size=512, likelihood=None):
