@@ -63,3 +63,32 @@ def test_a_learners_model_is_never_cached(monkeypatch):
     learner = complete.compose_vae(complete.reference_encoder((8, 8), 2), complete.reference_decoder(2, (8, 8)))
     complete.train_vae(learner, x, epochs=1, progress=False)
     assert keys == []
+
+
+LESSON_09 = ROOT / "solutions" / "09-going-further.ipynb"
+
+
+def test_cache_fill_trains_the_models_lesson_09_trains():
+    import re
+
+    from vae_course.lessons import further
+
+    text = "".join("".join(c["source"]) for c in json.loads(LESSON_09.read_text())["cells"] if c["cell_type"] == "code")
+    plain = re.findall(r"further\.train_vae\(x_train, beta=([\d.]+)\)", text)
+    free = re.findall(r"further\.train_vae\(x_train, beta=([\d.]+), free_bits=further\.FREE_BITS\)", text)
+    in_lesson = [(float(b), None) for b in plain] + [(float(b), further.FREE_BITS) for b in free]
+    assert text.count("further.train_vae(") == len(in_lesson) == 4, "a train_vae call this test cannot read"
+    assert sorted(in_lesson, key=str) == sorted(further.LESSON_MODELS, key=str)
+
+
+def test_cache_fill_asks_the_cache_for_five_models(monkeypatch, tmp_path, capsys):
+    import argparse
+
+    from vae_course.tools import cache_command
+
+    keys = []
+    monkeypatch.setattr(cache, "fit_cached", _recording_fit_cached(keys))
+    monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path))
+    assert cache_command.run(argparse.Namespace(where=False, clear=False, fill=True)) == 0
+    assert len(keys) == len(set(keys)) == 5
+    assert "No cached models" in capsys.readouterr().out  # the stand-in trained nothing, and the listing says so

@@ -28,6 +28,8 @@ BATCH_SIZE = 100  # 1500 training digits: 15 full batches, so the training step 
 LEARNING_RATE = 5e-3
 ACTIVITY_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active if Var_x(E_q[z_j]) exceeds 10^-2
 FREE_BITS = 0.5  # nats per latent dimension
+# The models lesson 09 trains, as (beta, free_bits): `python -m vae_course cache --fill` trains them in advance.
+LESSON_MODELS = ((1.0, None), (16.0, None), (64.0, None), (64.0, FREE_BITS))
 
 
 def to_numpy(value):

@@ -1,6 +1,8 @@
-"""``python -m vae_course cache [--where] [--clear]``: the trained models ``fit_cached`` keeps, listed or removed.
+"""``python -m vae_course cache [--where] [--clear] [--fill]``: the trained models ``fit_cached`` keeps.
 
-Lists each entry with its size, when it trained, how long it took and its settings in one line. No TensorFlow.
+Lists each entry with its size, when it trained, how long it took and its settings in one line (no TensorFlow),
+removes them, or, with ``--fill``, trains the models lessons 07, 08 and 09 load (Binder's postBuild runs it, so a
+learner there meets those lessons with the models ready).
 """
 
 import os
@@ -11,6 +13,8 @@ from ..vae import cache_store
 def add_arguments(parser):
     parser.add_argument("--where", action="store_true", help="print the cache folder and nothing else")
     parser.add_argument("--clear", action="store_true", help="remove every cached model")
+    parser.add_argument("--fill", action="store_true",
+                        help="train the models lessons 07-09 load (lesson 07's make_vae, lesson 09's four), if missing")
 
 
 def run(args):
@@ -25,8 +29,23 @@ def run(args):
         removed, freed = cache_store.clear(folder)
         print(f"Removed {removed} file(s), {human_size(freed)}, from {folder}.")
         return 0
+    if args.fill:
+        fill()
+        print(listing(folder))
+        return 0
     print(listing(folder))
     return 0
+
+
+def fill():
+    """Train (or find) the cached models of lessons 07-09 exactly as the lessons do, so their keys match."""
+    from ..lessons import complete, further
+    from ..vae.data import load_dataset
+
+    (x_train, _), _ = load_dataset()
+    complete.train_vae(complete.reference_vae(), x_train, epochs=complete.EPOCHS, cache=True, progress=False)
+    for beta, free_bits in further.LESSON_MODELS:
+        further.train_vae(x_train, beta=beta, free_bits=free_bits, progress=False)
 
 
 def listing(folder):
