@@ -215,10 +215,9 @@ def _as_datasets(model, x, kwargs):
     if isinstance(validation, np.ndarray):
         kwargs["validation_data"] = array_dataset(validation, kwargs.pop("validation_batch_size", None) or batch_size,
                                                   shuffle=False)
-    if getattr(model, "_auto_steps_per_execution", False):
-        if steps != model.steps_per_execution:
-            model.steps_per_execution = steps
-            model.train_function = model.test_function = model.predict_function = None  # rebuilt for it
+    if getattr(model, "_auto_steps_per_execution", False) and steps != model.steps_per_execution:
+        model.steps_per_execution = steps
+        model.train_function = model.test_function = model.predict_function = None  # rebuilt for it
     return x, kwargs
 
 
