@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from .._paths import REPOSITORY
+from .data import CACHE_ENVIRONMENT as ENVIRONMENT
+from .data import CACHE_OFF as DISABLED
+from .data import cache_root, inside_repository
 
-ENVIRONMENT = "VAE_COURSE_CACHE"
-DISABLED = ("off", "0")
 FORMAT = 1
 
 
@@ -29,19 +30,15 @@ def cache_folder(environ=None):
     ``None`` when ``VAE_COURSE_CACHE`` is "off" or "0": caching is switched off.
     """
     environ = os.environ if environ is None else environ
-    root = environ.get(ENVIRONMENT, "").strip()
-    if root.lower() in DISABLED:
+    if environ.get(ENVIRONMENT, "").strip().lower() in DISABLED:
         return None
-    if root:
-        return Path(root).expanduser() / "models"
-    base = environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "vae_course" / "models"
+    return cache_root(environ) / "models"
 
 
 def unusable_because(folder):
     """Why trained models cannot be written into ``folder`` (it is made if missing), or None if they can."""
     folder = Path(folder)
-    if (REPOSITORY / "pyproject.toml").is_file() and folder.resolve().is_relative_to(REPOSITORY):
+    if inside_repository(folder):
         return f"it is inside the course repository ({REPOSITORY}), and trained weights must not end up in a commit"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -60,16 +60,30 @@ def load_digits():
 
 
 
-def cache_dir():
-    """Where downloads live: ``$VAE_COURSE_CACHE``, else ``$XDG_CACHE_HOME/vae_course``, else ``~/.cache/vae_course``.
+CACHE_ENVIRONMENT = "VAE_COURSE_CACHE"
+CACHE_OFF = ("off", "0")  # values that switch the model cache off; downloads then use the default folder
 
-    Never inside the course repository: 60 MB of data must not end up in a commit.
-    """
-    if os.environ.get("VAE_COURSE_CACHE", "").strip().lower() not in ("", "off", "0"):  # "off": no model cache
-        path = Path(os.environ["VAE_COURSE_CACHE"]).expanduser()
-    else:
-        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vae_course"
-    if (REPOSITORY / "pyproject.toml").is_file() and path.resolve().is_relative_to(REPOSITORY):
+
+def cache_root(environ=None):
+    """The course's cache folder: ``$VAE_COURSE_CACHE`` (unless "off" or "0"), else ``$XDG_CACHE_HOME/vae_course``,
+    else ``~/.cache/vae_course``. Downloads live in it, trained models in its ``models`` folder."""
+    environ = os.environ if environ is None else environ
+    root = environ.get(CACHE_ENVIRONMENT, "").strip()
+    if root and root.lower() not in CACHE_OFF:
+        return Path(root).expanduser()
+    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "vae_course"
+
+
+def inside_repository(path):
+    """True if ``path`` lies in the course repository this package runs from (not in an installed copy)."""
+    return (REPOSITORY / "pyproject.toml").is_file() and Path(path).resolve().is_relative_to(REPOSITORY)
+
+
+def cache_dir():
+    """Where downloads live: ``cache_root()``. Never inside the course repository: 60 MB of data must not end up in
+    a commit."""
+    path = cache_root()
+    if inside_repository(path):
         raise DatasetError(
             f"The data cache {path} is inside the course repository ({REPOSITORY}); downloads must not end up in "
             "a commit. Set VAE_COURSE_CACHE to a folder outside it, e.g. ~/.cache/vae_course."
