@@ -47,16 +47,16 @@ FULL_CACHE_NOTEBOOKS = ("08-exploring-the-latent-space.ipynb",)  # lesson 07's m
 
 
 def _fill_with_lesson_07_model(folder):
-    """Train lesson 07's make_vae into ``folder`` as lesson 07 does (cache=True), unless it is there."""
+    """Train lesson 07's make_vae into ``folder`` as lesson 07 does (``cache --fill``'s part), unless it is there."""
     marker = Path(folder, "filled")
     if marker.exists():
         return
     os.environ["VAE_COURSE_CACHE"] = str(folder)
     import vae_course
-    from vae_course.lessons import complete
+    from vae_course.tools.cache_command import fill_lesson_07
 
     (x_train, _), _ = vae_course.load_dataset()
-    complete.train_vae(complete.reference_vae(), x_train, epochs=complete.EPOCHS, cache=True, progress=False)
+    fill_lesson_07(x_train)
     marker.touch()
 
 

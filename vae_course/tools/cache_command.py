@@ -31,21 +31,26 @@ def run(args):
         return 0
     if args.fill:
         fill()
-        print(listing(folder))
-        return 0
     print(listing(folder))
     return 0
 
 
 def fill():
     """Train (or find) the cached models of lessons 07-09 exactly as the lessons do, so their keys match."""
-    from ..lessons import complete, further
+    from ..lessons import further
     from ..vae.data import load_dataset
 
     (x_train, _), _ = load_dataset()
-    complete.train_vae(complete.reference_vae(), x_train, epochs=complete.EPOCHS, cache=True, progress=False)
+    fill_lesson_07(x_train)
     for beta, free_bits in further.LESSON_MODELS:
         further.train_vae(x_train, beta=beta, free_bits=free_bits, progress=False)
+
+
+def fill_lesson_07(x_train):
+    """Lesson 07's make_vae, trained into the cache as lesson 07 does (cache=True); lesson 08 loads this model."""
+    from ..lessons import complete
+
+    complete.train_vae(complete.reference_vae(), x_train, epochs=complete.EPOCHS, cache=True, progress=False)
 
 
 def listing(folder):
