@@ -73,6 +73,21 @@ def headless_chromium(path):
             chromium.close()
 
 
+VIEWPORT = {"width": 1400, "height": 1000}
+PAGE_TIMEOUT_MS = 30_000  # every Playwright wait: a kernel start or a lesson's training can take this long
+
+
+@contextlib.contextmanager
+def browser_context(browser):
+    """A fresh browser context (its own cookies and storage) at the tests' window size and time limit; closed after."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
 def running_in_ci():
     """True when the environment variable CI is set to anything but empty, 0 or false."""
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")

@@ -27,6 +27,7 @@ from browser_helpers import (
     INSTALL_ADVICE,
     JupyterLabServer,
     Notebook,
+    browser_context,
     find_chromium,
     headless_chromium,
     move_slider,
@@ -38,7 +39,6 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = REPO / "lessons"
 OUTPUT = REPO / "test-output" / "browser"
-VIEWPORT = {"width": 1400, "height": 1000}
 LESSON_02 = "02-the-reparameterization-trick.ipynb"
 LESSON_05 = "05-deriving-equation-17-3.ipynb"
 LESSON_08 = "08-exploring-the-latent-space.ipynb"
@@ -103,12 +103,8 @@ def browser(chromium_path):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(30_000)
-    try:
+    with browser_context(browser) as context:
         yield context.new_page()
-    finally:
-        context.close()
 
 
 @pytest.fixture(scope="module")

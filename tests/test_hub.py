@@ -32,6 +32,7 @@ import pytest
 from browser_helpers import (
     INSTALL_ADVICE,
     Notebook,
+    browser_context,
     find_chromium,
     headless_chromium,
     running_in_ci,
@@ -77,7 +78,6 @@ def _learners():
 LEARNERS = _learners()
 LESSON = "vae-course/lessons/00-welcome.ipynb"  # in a learner's home, where the link pulls the course
 ANSWER = "sigma = np.exp(log_var / 2)  # my answer"
-VIEWPORT = {"width": 1400, "height": 1000}
 
 
 def _missing():
@@ -200,12 +200,8 @@ def browser(classroom):
 
 @pytest.fixture
 def context(browser):
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(30_000)
-    try:
+    with browser_context(browser) as context:
         yield context
-    finally:
-        context.close()
 
 
 def _report(request, lines):
