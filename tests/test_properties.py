@@ -88,7 +88,16 @@ def test_checkers_never_raise(name, data):
     with np.errstate(all="ignore"):
         result = exercise.check(*args)
     assert result.status in LABELS and result.message
-    assert result.status != "correct" or name.startswith("welcome")  # random junk is never right (bar luck)
+    assert result.status != "correct" or name.startswith("welcome") or _judged_prediction(name, args)
+
+
+def _judged_prediction(name, args):
+    """Random junk is never right (bar luck), except where a prediction checker was handed a finite number as the
+    guess: its other arguments are the measurements, drawn here too, so guess 0 against a measured 0 is right by
+    design. Any other guess (text, lists, arrays, yes/no, NaN, functions) must still never be judged correct."""
+    guess = args[0] if args else None
+    return (name.startswith("predict") and isinstance(guess, (int, float, np.integer, np.floating))
+            and not isinstance(guess, (bool, np.bool_)) and np.isfinite(float(guess)))
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
