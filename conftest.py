@@ -32,6 +32,10 @@ def pytest_configure(config):
     if not hasattr(config, "workerinput") and "VAE_COURSE_TEST_CACHES" not in os.environ:
         os.environ["VAE_COURSE_TEST_CACHES"] = tempfile.mkdtemp(prefix="vae-course-caches-")  # workers inherit it
         config._vae_course_caches = os.environ["VAE_COURSE_TEST_CACHES"]
+        # Unit tests that train through fit_cached (further.train_vae, ...) use a cache of this run, never the
+        # user's ~/.cache: a model stored by one run would otherwise be loaded, not trained, by the next.
+        config._vae_course_cache_before = os.environ.get("VAE_COURSE_CACHE")
+        os.environ["VAE_COURSE_CACHE"] = str(Path(os.environ["VAE_COURSE_TEST_CACHES"], "unit-tests"))
 
 
 def pytest_unconfigure(config):
@@ -39,6 +43,11 @@ def pytest_unconfigure(config):
     if folder:
         shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop("VAE_COURSE_TEST_CACHES", None)
+        before = config._vae_course_cache_before
+        if before is None:
+            os.environ.pop("VAE_COURSE_CACHE", None)
+        else:
+            os.environ["VAE_COURSE_CACHE"] = before
 
 
 # ---- the model cache under nbval ---------------------------------------------------------------------------
