@@ -58,6 +58,8 @@ class Binomial:
 
     def check(self, x):
         """Raise ``NotOnSupport`` unless every value of ``x`` is some k / trials with k in 0..trials."""
+        if _on_grid(np.asarray(x), self.trials):
+            return
         x = np.asarray(x, dtype=np.float64)
         if np.isnan(x).any():
             raise NotOnSupport(f"The images contain NaN ({int(np.isnan(x).sum())} values); {self.name} needs pixel "
@@ -78,7 +80,8 @@ class Binomial:
         logits = ops.cast(logits, "float32")
         n = float(self.trials)
         log_choose = ops.take(ops.convert_to_tensor(self._log_choose), ops.cast(k, "int32"))
-        per_pixel = log_choose + k * ops.log_sigmoid(logits) + (n - k) * ops.log_sigmoid(-logits)
+        # k log sigmoid(l) + (n - k) log sigmoid(-l) = k l - n softplus(l): one transcendental per pixel, not two
+        per_pixel = log_choose + k * logits - n * ops.softplus(logits)
         return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)
 
     def mean(self, logits):
@@ -90,6 +93,25 @@ class Binomial:
         p = 1.0 / (1.0 + np.exp(-np.asarray(ops.convert_to_numpy(logits), dtype=np.float64)))
         k = np.random.default_rng(seed).binomial(self.trials, p)
         return (k / self.trials).astype(np.float32)
+
+
+CHECK_CHUNK = 1 << 16  # values per pass of the quick scan: small temporaries, checked at memory speed
+
+
+def _on_grid(x, trials):
+    """True when every value is k / trials (0 <= k <= trials, within LEVEL_TOLERANCE), scanned in chunks in the
+    array's own float precision; False on the first chunk with a value off the grid, out of range or NaN."""
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    if x.dtype == object:
+        return False  # the full check says what is wrong
+    flat = x.reshape(-1)
+    for start in range(0, flat.size, CHECK_CHUNK):
+        part = flat[start:start + CHECK_CHUNK].astype(dtype, copy=False)
+        level = part * dtype.type(trials)
+        if not (np.abs(level - np.rint(level)).max(initial=0) <= LEVEL_TOLERANCE
+                and part.min(initial=0) >= 0 and part.max(initial=0) <= 1):
+            return False  # NaN fails every comparison
+    return True
 
 
 def _concrete(x):
