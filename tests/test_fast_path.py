@@ -123,3 +123,78 @@ def test_tf_data_and_targets_still_go_through_keras():
     assert np.isfinite(vae.fit(IMAGES, IMAGES, epochs=1, batch_size=32, verbose=0).history["loss"]).all()
     assert np.isfinite(vae.fit(IMAGES, epochs=1, batch_size=32, validation_split=0.25, verbose=0)
                        .history["val_loss"]).all()
+
+
+def test_epoch_batches_hold_every_image_once_in_a_new_order():
+    keras.utils.set_random_seed(0)
+    epochs = [fast_path.epoch_batches(10, 4) for _ in range(2)]
+    assert [len(b) for b in epochs[0]] == [4, 4, 2]  # the last batch is partial, as with Keras' arrays
+    for batches in epochs:
+        assert sorted(np.concatenate(batches)) == list(range(10))
+    assert list(np.concatenate(epochs[0])) != list(np.concatenate(epochs[1]))
+    assert list(np.concatenate(fast_path.epoch_batches(10, 4, shuffle=False))) == list(range(10))
+
+
+def _weights_after(images, run_eagerly, batch_size, epochs=2):
+    keras.utils.set_random_seed(0)
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=run_eagerly)
+    history = vae.fit(images, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0)
+    return [w.numpy() for w in vae.trainable_weights], history.history, vae
+
+
+@pytest.mark.parametrize("batch_size", [32, 48], ids=["whole batches", "a partial last batch"])
+def test_the_step_loop_trains_as_keras_own_loop(batch_size):
+    """The same batches in the same order: the weights and the logged means agree with Keras' eager loop."""
+    loop, loop_history, vae = _weights_after(IMAGES, False, batch_size)
+    keras_weights, keras_history, _ = _weights_after(IMAGES, True, batch_size)
+    for a, b in zip(loop, keras_weights):
+        np.testing.assert_allclose(a, b, atol=2e-5)
+    for name in ("loss", "reconstruction_loss", "kl_loss"):
+        np.testing.assert_allclose(loop_history[name], keras_history[name], rtol=1e-5)
+    assert int(vae.optimizer.iterations) == 2 * -(-len(IMAGES) // batch_size)  # every batch, the partial one too
+
+
+def test_fit_hands_keras_its_own_training_function_back():
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer="adam")
+    vae.fit(IMAGES, epochs=1, batch_size=32, verbose=0)
+    assert not isinstance(vae.train_function, fast_path.ArrayEpochs)
+    assert np.isfinite(vae.train_on_batch(IMAGES[:32], return_dict=True)["loss"])
+    dataset = tf.data.Dataset.from_tensor_slices(IMAGES).batch(32)
+    assert np.isfinite(vae.fit(dataset, epochs=1, shuffle=False, verbose=0).history["loss"]).all()
+
+
+def test_fitting_again_does_not_trace_again():
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer="adam")
+    vae.fit(IMAGES, epochs=1, batch_size=32, verbose=0)
+    loop = fast_path._loop_for(vae, (8, 8))
+    traced = loop.experimental_get_tracing_count()
+    vae.fit(IMAGES[::-1].copy(), epochs=2, batch_size=32, verbose=0)
+    assert loop.experimental_get_tracing_count() == traced == 1
+    vae.compile(optimizer="adam")  # a new optimizer has slots of its own: a new loop
+    assert fast_path._loop_for(vae, (8, 8)) is not loop
+
+
+@pytest.mark.parametrize("shape, steps, expected", [
+    ((28, 28), 10_750, True), ((28, 28), 2_000, True), ((28, 28), 64, False), ((16, 16), 5_000, True),
+    ((8, 8), 100_000, False)])
+def test_xla_is_chosen_by_data_size(shape, steps, expected):
+    assert fast_path.compiles(shape, steps) is expected
+
+
+def test_a_long_fit_compiles_its_full_calls_with_xla(monkeypatch):
+    monkeypatch.setattr(fast_path, "XLA_MIN_PIXELS", 64)
+    monkeypatch.setattr(fast_path, "XLA_MIN_STEPS", 10)
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer="adam", steps_per_execution=2)
+    history = vae.fit(IMAGES, epochs=3, batch_size=48, verbose=0)  # calls of 2 full batches, then 1 + 1 partial
+    assert np.isfinite(history.history["loss"]).all() and len(history.history["loss"]) == 3
+    assert fast_path._loop_for(vae, (8, 8), jit_compile=True).experimental_get_tracing_count() == 1
+    assert fast_path._loop_for(vae, (8, 8)).experimental_get_tracing_count() == 1  # the rest of each epoch
+    assert int(vae.optimizer.iterations) == 3 * 4
+    short = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    short.compile(optimizer="adam")
+    short.fit(IMAGES, epochs=1, batch_size=48, verbose=0)  # 4 steps: under the threshold, no XLA
+    assert fast_path._loop_for(short, (8, 8), jit_compile=True).experimental_get_tracing_count() == 0

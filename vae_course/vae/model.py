@@ -15,7 +15,7 @@ import numpy as np
 from keras import layers, ops
 
 from .. import _quiet  # noqa: F401
-from .fast_path import apply_adam, array_dataset, auto_steps_per_execution
+from .fast_path import ArrayEpochs, apply_adam, array_dataset, auto_steps_per_execution
 from .layers import Sampling
 from .likelihood import RECONSTRUCTIONS, likelihood_for, textbook_bce
 from .maths import kl_log_var
@@ -136,13 +136,21 @@ class VAE(keras.Model):
 
         if self.reconstruction == "likelihood" and isinstance(x, np.ndarray):
             self.likelihood.check(x)
-        if not args and _plain_arrays(x, kwargs):
-            x, kwargs = _as_datasets(self, x, kwargs)
-
         callbacks = list(callbacks or [])
         if not any(isinstance(c, NonFiniteLossGuard) for c in callbacks):
             callbacks.append(NonFiniteLossGuard())
-        return super().fit(x, *args, callbacks=callbacks, **kwargs)
+        if args or not _plain_arrays(x, kwargs):
+            return super().fit(x, *args, callbacks=callbacks, **kwargs)
+        x, kwargs = _as_datasets(self, x, kwargs)
+        if not isinstance(x, ArrayEpochs):
+            return super().fit(x, callbacks=callbacks, **kwargs)
+        if not self.optimizer.built:  # its slots must exist before the step loop is traced
+            self.optimizer.build(self.trainable_variables)
+        keras_function, self.train_function = self.train_function, x
+        try:
+            return super().fit(x.step_numbers(), callbacks=callbacks, **kwargs)
+        finally:
+            self.train_function = keras_function
 
     def train_step(self, data):
         x = _features(data)
@@ -202,13 +210,23 @@ def _plain_arrays(x, kwargs):
             and not any(kwargs.get(name) for name in _KERAS_ARRAY_OPTIONS))
 
 
+def _epochs_to_run(kwargs):
+    """How many epochs this fit call trains: ``epochs`` less ``initial_epoch`` (a resumed run)."""
+    return max(1, int(kwargs.get("epochs", 1)) - int(kwargs.get("initial_epoch", 0) or 0))
+
+
 def _as_datasets(model, x, kwargs):
-    """fit's array arguments as fast_path datasets, and steps per execution chosen from them if left to fit."""
+    """fit's array arguments: the images as an ``ArrayEpochs`` (a ``tf.data`` dataset when the model runs eagerly),
+    validation images as a dataset, and steps per execution chosen from the data if left to fit."""
     kwargs = dict(kwargs)
     batch_size = kwargs.pop("batch_size", None) or 32  # Keras' default
     steps = auto_steps_per_execution(len(x), batch_size)
-    x = array_dataset(x, batch_size, shuffle=kwargs.pop("shuffle", True))
-    kwargs["shuffle"] = False  # shuffled in the dataset already
+    shuffle = kwargs.pop("shuffle", True)
+    kwargs["shuffle"] = False  # shuffled by fast_path already
+    if model.run_eagerly:
+        x = array_dataset(x, batch_size, shuffle=shuffle)
+    else:
+        x = ArrayEpochs(model, x, batch_size, shuffle=shuffle, epochs=_epochs_to_run(kwargs))
     validation = kwargs.get("validation_data")
     if isinstance(validation, (tuple, list)) and len(validation) == 1:
         validation = validation[0]
