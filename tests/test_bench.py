@@ -127,6 +127,8 @@ def test_the_quick_throughput_part_has_finite_numbers(quick_results):
     assert taught["name"] == "make_vae" and taught["target"] == 2.0
     assert taught["ratio_vs_textbook"] == t["rows"][1]["ratio_vs_textbook"]
     assert taught["textbook_samples_per_second"] == t["rows"][0]["samples_per_second"]
+    assert taught["epochs_per_call"] == 1 and finite(taught["first_call_ratio"])  # quick: one epoch a call
+    assert bench.throughput.long_run_epochs(20480) == 13  # 160 steps an epoch: 2,080 steps a call
 
 
 def test_the_quick_quality_part_has_finite_numbers(quick_results):
@@ -355,8 +357,10 @@ def test_every_run_is_pinned_with_a_cpu_limit_and_each_pass_starts_from_an_empty
 
 def test_the_summary_puts_the_taught_path_first_then_the_passes_then_pytest(fake_lessons):
     result, _ = fake_lessons
-    rows = [{"name": "textbook", "lever": "book", "samples_per_second": 20_000.0, "ratio_vs_textbook": 1.0},
-            {"name": "make_vae", "lever": "taught", "samples_per_second": 21_000.0, "ratio_vs_textbook": 1.04}]
+    rows = [{"name": "textbook", "lever": "book", "samples_per_second": 20_000.0, "ratio_vs_textbook": 1.0,
+             "epochs_per_call": 13, "first_call_seconds": 30.0},
+            {"name": "make_vae", "lever": "taught", "samples_per_second": 21_000.0, "ratio_vs_textbook": 1.04,
+             "epochs_per_call": 13, "first_call_seconds": 24.0}]
     results = {"throughput": {"taught_path": bench.throughput.taught_path(rows)},
                "lessons": {"cores": [result], "floor_cells": ["import vae_course", "import keras"]},
                "pytest": {"command": "pytest", "commit": "0123456789abcdef", "seconds": 301.0, "clone_seconds": 0.4,
@@ -365,7 +369,8 @@ def test_the_summary_puts_the_taught_path_first_then_the_passes_then_pytest(fake
     lines = bench.report_course.summary_lines(results)
     assert len(lines) == 5
     assert "**Taught path**" in lines[0] and "**1.04×**" in lines[0] and "target ≥ 2×: not met" in lines[0]
-    assert "21,000 against 20,000" in lines[0]
+    assert "21,000 against 20,000" in lines[0] and "13 epochs per `fit` call" in lines[0]
+    assert "first calls, tracing and compiling included: 1.25×" in lines[0]
     assert lines[1].startswith("- 1 core, lessons/ as generated, empty cache: course total **5.50×** the floor of "
                                "10.0 s (target ≤ 18×: met); worst 01-b.ipynb 3.50×; 2 of 2 within 5×")
     assert "some notebooks FAILED" in lines[1]
