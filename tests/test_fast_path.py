@@ -198,3 +198,18 @@ def test_a_long_fit_compiles_its_full_calls_with_xla(monkeypatch):
     short.compile(optimizer="adam")
     short.fit(IMAGES, epochs=1, batch_size=48, verbose=0)  # 4 steps: under the threshold, no XLA
     assert fast_path._loop_for(short, (8, 8), jit_compile=True).experimental_get_tracing_count() == 0
+
+
+def test_the_compiled_loop_is_deterministic(monkeypatch):
+    """Seeded twice, a run on the XLA loop ends with the same weights: the cache and the notebooks rely on it."""
+    monkeypatch.setattr(fast_path, "XLA_MIN_PIXELS", 64)
+    monkeypatch.setattr(fast_path, "XLA_MIN_STEPS", 10)
+    runs = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+        vae.compile(optimizer="adam")
+        vae.fit(IMAGES, epochs=3, batch_size=32, verbose=0)
+        runs.append([w.numpy() for w in vae.trainable_weights])
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
