@@ -50,13 +50,21 @@ def array_dataset(x, batch_size, shuffle=True):
     return order.batch(int(batch_size)).map(lambda i: tf.gather(images, i)).prefetch(1)
 
 
-def epoch_batches(n_samples, batch_size, shuffle=True):
-    """One epoch as batches of indices: every image once, in a fresh order from TensorFlow's global seed when
-    ``shuffle``, the last batch partial, as ``fit`` does with arrays."""
+def epoch_orders(n_samples, shuffle=True):
+    """Every epoch's order of the images, one permutation per ``next``: ``tf.data``'s shuffle, redrawn each epoch from
+    TensorFlow's global seed. These are the orders ``fit`` drew when it fed the images through a ``tf.data``
+    pipeline, so a seeded run trains on the same batches as before the step loop, and its results carry over."""
     import tensorflow as tf
 
-    order = tf.random.shuffle(tf.range(int(n_samples))).numpy() if shuffle else np.arange(int(n_samples))
-    return [order[i:i + int(batch_size)] for i in range(0, int(n_samples), int(batch_size))]
+    order = tf.data.Dataset.range(int(n_samples))
+    if shuffle:
+        order = order.shuffle(int(n_samples), reshuffle_each_iteration=True)
+    return (epoch.numpy() for epoch in order.batch(int(n_samples)).repeat())
+
+
+def epoch_batches(order, batch_size):
+    """One epoch's order cut into batches of indices; the last batch is partial, as ``fit`` does with arrays."""
+    return [order[i:i + int(batch_size)] for i in range(0, len(order), int(batch_size))]
 
 
 def _step_loop(model_ref, image_shape, jit_compile):
@@ -100,6 +108,7 @@ class ArrayEpochs:
         self.xla = model.jit_compile is True or compiles(shape, self.steps * max(1, int(epochs)))
         self.run = _loop_for(model, shape, jit_compile=model.jit_compile is True)
         self.run_full = _loop_for(model, shape, jit_compile=True) if self.xla else self.run
+        self._orders = epoch_orders(self.n_samples, self.shuffle)
         self._planned = []
 
     def step_numbers(self):
@@ -110,7 +119,7 @@ class ArrayEpochs:
 
     def __call__(self, iterator):
         if not self._planned:
-            self._planned = epoch_batches(self.n_samples, self.batch_size, self.shuffle)
+            self._planned = epoch_batches(next(self._orders), self.batch_size)
         take = self._planned[:self.model.steps_per_execution]
         del self._planned[:len(take)]
         full = [rows for rows in take if len(rows) == self.batch_size]
