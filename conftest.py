@@ -5,10 +5,12 @@
   must share one kernel), the longest files first so both workers finish together. See CONTRIBUTING.md.
 - Runs the notebooks with the model cache (``vae_course.fit_cached``) in a temporary folder: empty for every
   notebook but lesson 08, whose cache holds lesson 07's model before its kernel starts, so nbval proves both.
+  Lesson 07's nbval run fills that folder; lesson 08 trains the model itself only when lesson 07 did not.
 - Measures each solution notebook's peak memory during its nbval run (the kernel's VmHWM) and fails the
   notebook's last cell above the limit: Binder gives a course 2 GB, so we keep every notebook under 1.5 GB.
 """
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -53,20 +55,58 @@ def pytest_unconfigure(config):
 # ---- the model cache under nbval ---------------------------------------------------------------------------
 
 FULL_CACHE_NOTEBOOKS = ("08-exploring-the-latent-space.ipynb",)  # lesson 07's model is in the cache already
+FILLING_NOTEBOOK = "07-the-complete-vae.ipynb"  # trains and caches that model (cache=True) from an empty cache
+
+
+def _full_cache(root):
+    return Path(root, "full")
+
+
+def _locked(folder):
+    """An open lock file of ``folder``, held (blocking) until it is closed: one notebook or worker fills it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(Path(folder, "lock"), "w")  # noqa: SIM115  (closed by the caller, which releases the lock)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
 
 
 def _fill_with_lesson_07_model(folder):
-    """Train lesson 07's make_vae into ``folder`` as lesson 07 does (``cache --fill``'s part), unless it is there."""
-    marker = Path(folder, "filled")
-    if marker.exists():
-        return
-    os.environ["VAE_COURSE_CACHE"] = str(folder)
-    import vae_course
-    from vae_course.tools.cache_command import fill_lesson_07
+    """Train lesson 07's make_vae into ``folder`` as lesson 07 does (``cache --fill``'s part), unless lesson 07's
+    notebook or another worker did. Waits while lesson 07's notebook is filling it on the other worker."""
+    with _locked(folder):
+        marker = Path(folder, "filled")
+        if marker.exists():
+            return
+        os.environ["VAE_COURSE_CACHE"] = str(folder)
+        import vae_course
+        from vae_course.tools.cache_command import fill_lesson_07
 
-    (x_train, _), _ = vae_course.load_dataset()
-    fill_lesson_07(x_train)
-    marker.touch()
+        (x_train, _), _ = vae_course.load_dataset()
+        fill_lesson_07(x_train)
+        marker.touch()
+
+
+def _cache_of_lesson_07(notebook, root):
+    """Lesson 07 runs on the empty full-cache folder, holding its lock until its last cell (``_end_of_lesson_07``),
+    so its own training fills the cache for lesson 08; if the folder is filled already, on an empty one of its own."""
+    lock = _locked(_full_cache(root))
+    if Path(_full_cache(root), "filled").exists():
+        lock.close()
+        return Path(root, f"{notebook.path.parent.name}-{notebook.path.stem}")
+    notebook._vae_course_filling = lock
+    return _full_cache(root)
+
+
+def _end_of_lesson_07(notebook):
+    """After lesson 07's last cell: the folder counts as filled if its model is there; the lock is released."""
+    lock = getattr(notebook, "_vae_course_filling", None)
+    if lock is None:
+        return
+    folder = Path(lock.name).parent
+    if any(Path(folder, "models").glob("*.weights.h5")):  # fit_cached's entry (cache_store): the model is there
+        Path(folder, "filled").touch()
+    lock.close()
+    notebook._vae_course_filling = None
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -80,8 +120,10 @@ def pytest_runtest_setup(item):
     before = os.environ.get("VAE_COURSE_CACHE")
     try:
         if notebook.path.name in FULL_CACHE_NOTEBOOKS:
-            folder = Path(root, "full")
+            folder = _full_cache(root)
             _fill_with_lesson_07_model(folder)
+        elif notebook.path.name == FILLING_NOTEBOOK:
+            folder = _cache_of_lesson_07(notebook, root)
         else:
             folder = Path(root, f"{notebook.path.parent.name}-{notebook.path.stem}")
         folder.mkdir(parents=True, exist_ok=True)
@@ -153,8 +195,8 @@ def pytest_collection_modifyitems(config, items):
     """On xdist workers, order the files longest first, as the workers take them: the browser test and the hub
     test (one to two minutes each; each worker takes one of them first), then the files marked `kernels`
     (the grader's and nbgrader's tests start their own kernels), then the notebooks by the run time
-    recorded when their outputs were stored, then the unit test files (many short ones, which even out the end).
-    The order inside a file is kept."""
+    recorded when their outputs were stored, lesson 08 last of them (by then lesson 07 has filled its cache), then
+    the unit test files (many short ones, which even out the end). The order inside a file is kept."""
     if not hasattr(config, "workerinput"):
         return
     browser = {item.path for item in items if item.get_closest_marker("browser") or item.get_closest_marker("hub")}
@@ -165,12 +207,12 @@ def pytest_collection_modifyitems(config, items):
 
     def rank(item):
         if item.path in browser:
-            return (0, 0.0)
+            return (0, False, 0.0)
         if item.get_closest_marker("kernels"):
-            return (1, 0.0)
+            return (1, False, 0.0)
         if item.path in notebook_seconds:
-            return (2, -notebook_seconds[item.path])
-        return (3, 0.0)
+            return (2, item.path.name in FULL_CACHE_NOTEBOOKS, -notebook_seconds[item.path])
+        return (3, False, 0.0)
 
     items.sort(key=rank)  # stable: every worker computes the same order, as xdist requires
 
@@ -193,6 +235,7 @@ def pytest_runtest_teardown(item, nextitem):
     notebook = getattr(item, "parent", None)
     if type(notebook).__name__ != "IPyNbFile" or getattr(nextitem, "parent", None) is notebook:
         return
+    _end_of_lesson_07(notebook)
     peak = kernel_peak_mb(getattr(notebook, "kernel", None))
     if peak is None:
         return

@@ -364,6 +364,7 @@ def test_the_summary_puts_the_taught_path_first_then_the_passes_then_pytest(fake
     results = {"throughput": {"taught_path": bench.throughput.taught_path(rows)},
                "lessons": {"cores": [result], "floor_cells": ["import vae_course", "import keras"]},
                "pytest": {"command": "pytest", "commit": "0123456789abcdef", "seconds": 301.0, "clone_seconds": 0.4,
+                          "cpu_seconds": 551.8,
                           "returncode": 0, "summary": "2031 passed in 300.00s", "target_seconds": 180,
                           "uncommitted_changes_left_out": True}}
     lines = bench.report_course.summary_lines(results)
@@ -376,6 +377,7 @@ def test_the_summary_puts_the_taught_path_first_then_the_passes_then_pytest(fake
     assert "some notebooks FAILED" in lines[1]
     assert lines[3].startswith("- 1 core, lessons/ again, cache full: course total **2.00×**")
     assert "**5:01** (target < 3:00: not met" in lines[4] and "2031 passed" in lines[4]
+    assert "; 552 CPU-seconds, 1.8 cores busy on average; git clone 0.4 s more" in lines[4]
     assert "uncommitted changes" in lines[4]
 
 
@@ -465,6 +467,7 @@ def test_pytest_runs_in_a_fresh_clone_of_the_committed_head_importing_the_clone(
     assert result["commit"] == subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
                                               text=True).stdout.strip()
     assert result["command"] == "pytest -p no:xdist -p no:cacheprovider" and result["target_seconds"] == 180
+    assert 0 < result["cpu_seconds"] <= result["seconds"] * os.cpu_count() + 0.1  # pytest's start costs CPU time
 
 
 def test_pytests_summary_line_is_found_without_its_rules():

@@ -256,6 +256,20 @@ def test_help_lists_the_subcommands_and_every_train_option(capsys):
         assert option in text, option
 
 
+def test_a_command_imports_only_its_own_module():
+    """`python -m vae_course train` starts without the other commands' modules (nbformat alone costs ~2 CPU-s)."""
+    code = ("import sys\nfrom vae_course.tools import cli\n"
+            "argv = ['train', '--epochs', '2']\n"
+            "print(cli.build_parser(argv).parse_args(argv).epochs)\n"
+            "print(' '.join(m for m in sys.modules if m.startswith(('vae_course.tools.', 'nbformat'))))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    epochs, modules = run.stdout.splitlines()
+    assert epochs == "2" and "vae_course.tools.train" in modules.split()
+    others = [module for name, (module, _) in cli.SUBCOMMANDS.items() if name != "train"]
+    assert not set(modules.split()) & {*others, "nbformat"}, modules
+
+
 # ---------------------------------------------------------------------------- progress lines
 
 

@@ -24,8 +24,11 @@ def read_history(path):
 def interrupt_after(out, epochs, timeout=120):
     """Start a long run, send SIGINT (Ctrl-C) once `epochs` epochs are checkpointed; return the process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # SIGINT at its default in the child, as in a terminal: a pytest started as a background job of a script has it
+    # ignored, and the run would then ignore Ctrl-C and train all its epochs
     proc = subprocess.Popen([sys.executable, "-m", "vae_course", "train", "--out", str(out), "--quiet", *ARGS],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + timeout
     while (checkpoint_epoch(out) or 0) < epochs:
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -56,8 +56,10 @@ def pass_line(cores, floor, p):
 
 def pytest_line(p):
     left_out = " (uncommitted changes are not in a clone)" if p.get("uncommitted_changes_left_out") else ""
+    cpu = p.get("cpu_seconds")  # results written before it was measured have none
+    busy = f"{cpu:.0f} CPU-seconds, {cpu / p['seconds']:.1f} cores busy on average; " if cpu and p["seconds"] else ""
     return (f"- First `{p['command']}` on a fresh clone of {p['commit'][:10]}: **{minutes(p['seconds'])}** "
-            f"(target < {minutes(p['target_seconds'])}: {verdict(p['seconds'], p['target_seconds'])}; git clone "
+            f"(target < {minutes(p['target_seconds'])}: {verdict(p['seconds'], p['target_seconds'])}; {busy}git clone "
             f"{p['clone_seconds']:.1f} s more; exit {p['returncode']}; {p['summary']}){left_out}")
 
 
