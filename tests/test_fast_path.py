@@ -225,3 +225,11 @@ def test_the_compiled_loop_is_deterministic(monkeypatch):
         runs.append([w.numpy() for w in vae.trainable_weights])
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("images", [np.zeros((0, 8, 8), np.float32), np.float32(0.5)], ids=["empty", "a scalar"])
+def test_fit_without_images_says_so(images):
+    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    vae.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="fit got no images"):
+        vae.fit(np.asarray(images), epochs=1, verbose=0)

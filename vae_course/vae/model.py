@@ -134,6 +134,9 @@ class VAE(keras.Model):
         """
         from .guards import NonFiniteLossGuard
 
+        if isinstance(x, np.ndarray) and (x.ndim == 0 or len(x) == 0):
+            raise ValueError(f"fit got no images: the array has shape {x.shape}. Pass at least one image, e.g. "
+                             f"x_train from vae_course.load_dataset().")
         if self.reconstruction == "likelihood" and isinstance(x, np.ndarray):
             self.likelihood.check(x)
         callbacks = list(callbacks or [])
