@@ -187,6 +187,7 @@ def test_fitting_again_does_not_trace_again():
     assert loop.experimental_get_tracing_count() == traced == 1
     vae.compile(optimizer="adam")  # a new optimizer has slots of its own: a new loop
     assert fast_path._loop_for(vae, (8, 8)) is not loop
+    assert len(fast_path._LOOPS[vae]) == 1  # the old optimizer's loop is not kept
 
 
 @pytest.mark.parametrize("shape, steps, expected", [

@@ -44,10 +44,17 @@ def array_dataset(x, batch_size, shuffle=True):
     import tensorflow as tf
 
     images = tf.constant(np.asarray(x, dtype=np.float32))
-    order = tf.data.Dataset.range(len(x))
-    if shuffle:
-        order = order.shuffle(len(x), reshuffle_each_iteration=True)
+    order = _index_order(len(x), shuffle)
     return order.batch(int(batch_size)).map(lambda i: tf.gather(images, i)).prefetch(1)
+
+
+def _index_order(n_samples, shuffle):
+    """The indices 0..n-1 as a ``tf.data`` dataset, reshuffled each time it is iterated (TensorFlow's global seed)
+    when ``shuffle``: the one order ``array_dataset`` and ``epoch_orders`` both draw from."""
+    import tensorflow as tf
+
+    order = tf.data.Dataset.range(int(n_samples))
+    return order.shuffle(int(n_samples), reshuffle_each_iteration=True) if shuffle else order
 
 
 def epoch_orders(n_samples, shuffle=True):
@@ -58,15 +65,12 @@ def epoch_orders(n_samples, shuffle=True):
     two took 4 s longer at 28x28."""
     import tensorflow as tf
 
-    order = tf.data.Dataset.range(int(n_samples))
-    if shuffle:
-        order = order.shuffle(int(n_samples), reshuffle_each_iteration=True)
     options = tf.data.Options()
     options.autotune.enabled = False
     options.experimental_optimization.inject_prefetch = False
-    order = order.batch(int(n_samples)).with_options(options)
+    order = _index_order(n_samples, shuffle).batch(int(n_samples)).with_options(options)
     while True:
-        yield next(iter(order)).numpy()
+        yield next(iter(order)).numpy().astype(np.int32)  # the step loop's index type
 
 
 def epoch_batches(order, batch_size):
@@ -107,15 +111,14 @@ class ArrayEpochs:
     def __init__(self, model, x, batch_size, shuffle=True, epochs=1):
         import tensorflow as tf
 
-        self.model, self.batch_size, self.shuffle = model, int(batch_size), bool(shuffle)
+        self.model, self.batch_size = model, int(batch_size)
         self.images = tf.constant(np.asarray(x, dtype=np.float32))
-        self.n_samples = len(x)
-        self.steps = math.ceil(self.n_samples / self.batch_size)
+        self.steps = math.ceil(len(x) / self.batch_size)
         shape = tuple(self.images.shape[1:])
-        self.xla = model.jit_compile is True or compiles(shape, self.steps * max(1, int(epochs)))
         self.run = _loop_for(model, shape, jit_compile=model.jit_compile is True)
-        self.run_full = _loop_for(model, shape, jit_compile=True) if self.xla else self.run
-        self._orders = epoch_orders(self.n_samples, self.shuffle)
+        xla = model.jit_compile is True or compiles(shape, self.steps * max(1, int(epochs)))
+        self.run_full = _loop_for(model, shape, jit_compile=True) if xla else self.run
+        self._orders = epoch_orders(len(x), shuffle)
         self._planned = []
 
     def step_numbers(self):
@@ -133,9 +136,9 @@ class ArrayEpochs:
         logs = None
         if full:
             run = self.run_full if len(full) == self.model.steps_per_execution else self.run  # one XLA shape
-            logs = run(self.images, np.stack(full).astype(np.int32))
+            logs = run(self.images, np.stack(full))
         if len(full) < len(take):
-            logs = self.run(self.images, take[-1][None, :].astype(np.int32))
+            logs = self.run(self.images, take[-1][None, :])
         return logs
 
 
@@ -146,7 +149,8 @@ def compiles(image_shape, planned_steps):
     return math.prod(image_shape) >= XLA_MIN_PIXELS and int(planned_steps) >= XLA_MIN_STEPS
 
 
-_LOOPS = weakref.WeakKeyDictionary()  # model -> {(optimizer id, image shape, jit): (optimizer, step loop)}
+_LOOPS = weakref.WeakKeyDictionary()  # model -> {(optimizer id, image shape, jit): (optimizer, step loop)}, for
+# the model's current optimizer only
 
 
 def _loop_for(model, image_shape, jit_compile=False):
@@ -154,6 +158,8 @@ def _loop_for(model, image_shape, jit_compile=False):
     the model lives (with its optimizer, so that the id in the key stays that optimizer's)."""
     key = (id(model.optimizer), tuple(image_shape), bool(jit_compile))
     loops = _LOOPS.setdefault(model, {})
+    for stale in [k for k, (optimizer, _) in loops.items() if optimizer is not model.optimizer]:
+        del loops[stale]  # traced for an optimizer compile() has replaced: it would update that one's slots
     if key not in loops:
         loops[key] = (model.optimizer, _step_loop(weakref.ref(model), key[1], jit_compile=key[2]))
     return loops[key][1]

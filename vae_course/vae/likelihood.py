@@ -101,9 +101,9 @@ CHECK_CHUNK = 1 << 16  # values per pass of the quick scan: small temporaries, c
 def _on_grid(x, trials):
     """True when every value is k / trials (0 <= k <= trials, within LEVEL_TOLERANCE), scanned in chunks in the
     array's own float precision; False on the first chunk with a value off the grid, out of range or NaN."""
-    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     if x.dtype == object:
         return False  # the full check says what is wrong
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     flat = x.reshape(-1)
     for start in range(0, flat.size, CHECK_CHUNK):
         part = flat[start:start + CHECK_CHUNK].astype(dtype, copy=False)
