@@ -1,5 +1,7 @@
 """The check engine: verdicts become results, results render safely, help is available."""
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -131,3 +133,14 @@ def test_registering_a_name_twice_is_refused():
     """Is a duplicate exercise name an error at import time?"""
     with pytest.raises(ValueError, match="registered twice"):
         exercise("kl_sigma")(lambda fn: None)
+
+
+def test_every_checker_loads_without_tensorflow():
+    """Importing every exercise and checking lesson 00 leave TensorFlow unloaded: the grader's test class relies on it
+    (tests/test_grade.py), so a checker module must import Keras inside its functions, not at the top."""
+    code = ("import sys, numpy as np; from vae_course.checks import check, registry; registry(); "
+            "check.welcome_sigma(np.zeros(2), np.ones(2)); print(len(registry()), 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    exercises, loaded = out.stdout.split()
+    assert int(exercises) >= 28 and loaded == "False"
