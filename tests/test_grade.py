@@ -1,12 +1,12 @@
 """`python -m vae_course grade`: what it records for good, bad and hostile submissions of lesson 00.
 
 Submissions are small generated copies of lesson 00 (title, set-up cell, `log_var`, the answer cell and its check
-cell). Lesson 00's exercise needs NumPy only, so every copy but the right answer's drops the set-up cell's two Keras
-imports: its kernel then never loads TensorFlow and starts in about a second instead of six (the checks load no
-Keras either). The right answer keeps the set-up cell whole, as do the notebooks of tests/test_nbgrader_export.py and
-the hub test. Two classes are graded once per module:
-one whose notebooks run normally (`--jobs 2`), and one whose notebooks hang, crash or hoard memory under a short
-time limit and a small memory limit.
+cell). Lesson 00's exercise needs NumPy only, so every copy but the right answer's drops the set-up cell's Keras
+lines (NumPy sets its seed instead): its kernel then never loads TensorFlow and starts in about a second instead of
+six (the checks load no Keras either: tests/test_checks_core.py). The right answer keeps the set-up cell whole, as
+do the notebooks of tests/test_nbgrader_export.py and the hub test. Two classes are graded once per module: one
+whose notebooks run normally (`--jobs 2`), and one whose notebooks hang, crash or hoard memory under a short time
+limit and a small memory limit.
 """
 
 import csv
@@ -190,7 +190,7 @@ def test_deleted_cells_still_give_a_row_for_the_exercise(normal):
 
 
 def first(source):
-    """The compact lesson, right answer, with ``source`` as the first code cell (before TensorFlow loads)."""
+    """The compact lesson, right answer, with ``source`` as the first code cell (before the set-up cell)."""
     nb = answered()
     nb.cells.insert(1, new_code_cell(source))
     return nb
