@@ -468,6 +468,27 @@ def test_pytest_runs_in_a_fresh_clone_of_the_committed_head_importing_the_clone(
                                               text=True).stdout.strip()
     assert result["command"] == "pytest -p no:xdist -p no:cacheprovider" and result["target_seconds"] == 180
     assert 0 < result["cpu_seconds"] <= result["seconds"] * os.cpu_count() + 0.1  # pytest's start costs CPU time
+    (only_file,) = result["cpu_by_file"]  # the plugin logged the clone's one test
+    assert only_file[0] == "tests/test_here.py" and 0 <= only_file[1] <= result["cpu_seconds"]
+    assert result["cpu_outside_tests"] == round(result["cpu_seconds"] - only_file[1], 1)
+
+
+def test_the_cpu_log_becomes_the_costliest_files_and_the_tests_total():
+    lines = [json.dumps({"file": name, "cpu": cpu}) for name, cpu in
+             [("tests/a.py", 1.0), ("solutions/b.ipynb", 5.25), ("tests/a.py", 0.5), ("tests/c.py", 0.125)]]
+    assert bench.pytest_cpu.cpu_by_file(lines) == ([("solutions/b.ipynb", 5.2), ("tests/a.py", 1.5),
+                                                    ("tests/c.py", 0.1)], 6.9)
+    assert bench.pytest_cpu.cpu_by_file(lines, top=1)[0] == [("solutions/b.ipynb", 5.2)]
+    assert bench.pytest_cpu.cpu_by_file([]) == ([], 0)
+
+
+def test_the_report_lists_the_costliest_files_when_they_were_measured():
+    run = {"command": "pytest", "commit": "0123456789abc", "seconds": 240.0, "cpu_seconds": 390.0,
+           "clone_seconds": 0.1, "returncode": 0, "summary": "2 passed in 239.0s", "target_seconds": 180}
+    assert bench.report_course.pytest_cpu_table(run) == []  # results from before the plugin
+    table = bench.report_course.pytest_cpu_table(dict(run, cpu_by_file=[["solutions/b.ipynb", 86.0]],
+                                                      cpu_outside_tests=29.0))
+    assert table[2] == "| 86.0 | solutions/b.ipynb |" and table[-1].startswith("| 29.0 | outside any test")
 
 
 def test_pytests_summary_line_is_found_without_its_rules():

@@ -32,7 +32,8 @@ Five parts (``--only`` picks some, comma-separated; by default all but ``taught`
     The first ``pytest`` on a fresh clone (``clone.py``): the committed HEAD cloned into a temporary folder and
     tested there (no ``__pycache__`` yet, so bytecode compilation counts), with the clone first on
     ``PYTHONPATH`` so the tests, their subprocesses and the notebook kernels import the clone's package; wall
-    time and pytest's summary line (target: under 3 minutes on 2 cores).
+    time, CPU seconds and pytest's summary line (target: under 3 minutes on 2 cores), and the CPU seconds of the
+    costliest test files (``pytest_cpu.py``, a plugin the run loads).
 ``taught``
     Only the headline of ``throughput``: the textbook against ``make_vae`` + ``compile`` + ``fit`` (a minute).
 

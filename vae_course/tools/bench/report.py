@@ -2,7 +2,7 @@
 
 import math
 
-from .report_course import lessons_tables, pytest_line, summary_lines
+from .report_course import lessons_tables, pytest_cpu_table, pytest_line, summary_lines
 from .throughput import TAUGHT_PATH
 
 
@@ -60,5 +60,5 @@ def format_table(results):
     if results.get("lessons"):
         lines += lessons_tables(results["lessons"])
     if results.get("pytest"):
-        lines += ["", pytest_line(results["pytest"]).removeprefix("- ")]
+        lines += ["", pytest_line(results["pytest"]).removeprefix("- "), *pytest_cpu_table(results["pytest"])]
     return "\n".join(lines)

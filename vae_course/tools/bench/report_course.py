@@ -63,6 +63,15 @@ def pytest_line(p):
             f"{p['clone_seconds']:.1f} s more; exit {p['returncode']}; {p['summary']}){left_out}")
 
 
+def pytest_cpu_table(p):
+    """The files whose tests cost the fresh-clone run most CPU, and what no test accounts for (pytest's start)."""
+    if not p.get("cpu_by_file"):  # results written before it was measured have none
+        return []
+    lines = ["| CPU-s | test file (its tests, and the processes they started) |", "|---:|---|"]
+    lines += [f"| {cpu:.1f} | {name} |" for name, cpu in p["cpu_by_file"]]
+    return lines + [f"| {p['cpu_outside_tests']:.1f} | outside any test: starting pytest and its workers, collecting |"]
+
+
 def summary_lines(results):
     """The headline: the taught path first, then each core count's passes, then the fresh-clone pytest."""
     lines = []
