@@ -8,10 +8,13 @@
   Lesson 07's nbval run fills that folder; lesson 08 trains the model itself only when lesson 07 did not.
 - Measures each solution notebook's peak memory during its nbval run (the kernel's VmHWM) and fails the
   notebook's last cell above the limit: Binder gives a course 2 GB, so we keep every notebook under 1.5 GB.
+- Skips the JupyterHub classroom test (marker ``hub``) unless ``-m`` names it: it makes Unix accounts and homes on
+  the machine, which a plain ``pytest`` should not do unasked. ``.ci/run`` runs ``pytest -m hub`` after ``pytest``.
 """
 
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 from datetime import datetime
@@ -136,6 +139,38 @@ def pytest_runtest_setup(item):
             os.environ["VAE_COURSE_CACHE"] = before
 
 
+# ---- opt-in tests ------------------------------------------------------------------------------------------
+
+OPT_IN = {  # marker: why a plain `pytest` skips it
+    "hub": "the JupyterHub classroom test makes Unix accounts and their homes on this machine, so it runs only when "
+           "asked for: `pytest -m hub` (needs root and configurable-http-proxy; .ci/run runs it)",
+}
+
+
+def named_in_selection(markexpr, marker):
+    """True when the ``-m`` expression mentions ``marker`` (``-m hub``, ``-m "hub or browser"``; ``-m "not hub"``
+    deselects the tests anyway)."""
+    return marker in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", markexpr or "")
+
+
+def named_files(config):
+    """The files named on the command line (``pytest tests/test_hub.py``, ``...::test_x``), resolved."""
+    return {Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args}
+
+
+def skip_unless_asked(config, items):
+    """Skip the tests of each OPT_IN marker unless ``-m`` names the marker or the command line names their file,
+    saying why and how to run them."""
+    files = named_files(config)
+    for marker, why in OPT_IN.items():
+        if named_in_selection(config.option.markexpr, marker):
+            continue
+        skip = pytest.mark.skip(reason=why)
+        for item in items:
+            if item.get_closest_marker(marker) and item.path.resolve() not in files:
+                item.add_marker(skip)
+
+
 # ---- parallel runs (pytest-xdist) -------------------------------------------------------------------------
 
 MAX_WORKERS = 2  # TensorFlow already spreads one process over every core: more workers only add memory
@@ -157,7 +192,7 @@ def _worth_distributing(config):
     opt = config.option
     if opt.collectonly or opt.usepdb or getattr(opt, "trace", False) or opt.capture == "no":
         return False
-    files = {Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args}
+    files = named_files(config)
     return len(files) != 1 or not next(iter(files)).is_file()
 
 
@@ -196,10 +231,14 @@ def pytest_collection_modifyitems(config, items):
     test (one to two minutes each; each worker takes one of them first), then the files marked `kernels`
     (the grader's and nbgrader's tests start their own kernels), then the notebooks by the run time
     recorded when their outputs were stored, lesson 08 last of them (by then lesson 07 has filled its cache), then
-    the unit test files (many short ones, which even out the end). The order inside a file is kept."""
+    the unit test files (many short ones, which even out the end). The order inside a file is kept.
+    Everywhere (workers or not): the opt-in tests are skipped unless ``-m`` names them."""
+    skip_unless_asked(config, items)
     if not hasattr(config, "workerinput"):
         return
-    browser = {item.path for item in items if item.get_closest_marker("browser") or item.get_closest_marker("hub")}
+    browser = {item.path for item in items  # the hub test only when asked for (else it is skipped: nothing to run)
+               if item.get_closest_marker("browser") or (item.get_closest_marker("hub")
+                                                         and not item.get_closest_marker("skip"))}
     notebook_seconds = {}
     for item in items:
         if item.path.suffix == ".ipynb":

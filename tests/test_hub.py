@@ -13,8 +13,9 @@ process of the classroom may be left; the accounts, their homes and every file o
 It prints the spawn time per learner, the memory of a learner (server plus a lesson-00 kernel) and what a class
 of 30 and of 200 needs (see docs/teaching.md). Needs root (Unix accounts), configurable-http-proxy
 (`npm install -g configurable-http-proxy`), Chromium and Playwright as tests/test_browser.py does; without them it
-is skipped, except under CI, where it fails. Run it alone with `pytest -m hub` (1-2 minutes on 2 idle cores; 3-4
-minutes beside a busy machine). Screenshots and the hub's log go to test-output/hub/ (gitignored).
+is skipped, except under CI, where it fails. A plain `pytest` skips it, since it makes Unix accounts: run it with
+`pytest -m hub` or `pytest tests/test_hub.py` (about 50 s on 2 idle cores); `.ci/run` does, after `pytest`.
+Screenshots and the hub's log go to test-output/hub/ (gitignored).
 """
 
 import contextlib
