@@ -1,10 +1,9 @@
 """`python -m vae_course grade`: what it records for good, bad and hostile submissions of lesson 00.
 
 Submissions are small generated copies of lesson 00 (title, set-up cell, `log_var`, the answer cell and its check
-cell). Lesson 00's exercise needs NumPy only, so every copy but the right answer's drops the set-up cell's Keras
-lines (NumPy sets its seed instead): its kernel then never loads TensorFlow and starts in about a second instead of
-six (the checks load no Keras either: tests/test_checks_core.py). The right answer keeps the set-up cell whole, as
-do the notebooks of tests/test_nbgrader_export.py and the hub test. Two classes are graded once per module: one
+cell). Every copy but the right answer's loads no TensorFlow (tests/light_lesson.py), so its kernel starts in about
+a second instead of six; the right answer keeps the set-up cell whole, as does the hub test. Two classes are graded
+once per module: one
 whose notebooks run normally (`--jobs 2`), and one whose notebooks hang, crash or hoard memory under a short time
 limit and a small memory limit.
 """
@@ -19,6 +18,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 from vae_course.tools import cli, grade
 from vae_course.tools.grade_course import CourseError, check_calls, lesson_spec, read_course
 
+from light_lesson import SETUP, without_tensorflow
+
 pytestmark = pytest.mark.kernels  # starts Jupyter kernels: conftest runs this file early
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,11 +31,6 @@ RIGHT, WRONG = "sigma = np.exp(log_var / 2)", "sigma = np.exp(log_var)"
 EXERCISES = [exercise.name for exercise in read_course(ROOT / "solutions")[LESSON].exercises]
 
 
-SETUP = "cell-03"
-# the set-up cell's lines that load TensorFlow, and what stands in for them where the copy does without
-WITHOUT_KERAS = {
-    "import keras": None, "from keras import ops": None, "keras.utils.set_random_seed(0)": "np.random.seed(0)",
-}
 
 
 def compact_lesson(keras=False):
@@ -42,12 +38,7 @@ def compact_lesson(keras=False):
     nb = nbformat.read(ROOT / "lessons" / LESSON, as_version=4)
     nb.cells = [cell for cell in nb.cells if cell.id in KEEP]
     assert [cell.id for cell in nb.cells] == list(KEEP)
-    if not keras:
-        lines = cell(nb, SETUP).source.splitlines()
-        assert set(WITHOUT_KERAS) <= set(lines), "lesson 00's set-up cell changed: update WITHOUT_KERAS"
-        lines = [WITHOUT_KERAS.get(line, line) for line in lines]
-        cell(nb, SETUP).source = "\n".join(line for line in lines if line is not None)
-    return nb
+    return nb if keras else without_tensorflow(nb)
 
 
 def cell(nb, cell_id):
@@ -108,7 +99,7 @@ def normal_class(folder):
     save(folder, "fake_display", fake)
     redefined = after(
         answered(WRONG),
-        "cell-03",
+        SETUP,
         "from vae_course.checks import Result\n\n"
         "class check:\n"
         "    @staticmethod\n"

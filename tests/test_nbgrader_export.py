@@ -2,7 +2,9 @@
 
 One temporary nbgrader course: `generate_assignment` for every lesson (its release must be lessons/ plus
 nbgrader's metadata), then `autograde` of lesson 00 for three students -- the full solution, the untouched
-lesson, and a wrong answer the checker names -- with their scores read from the gradebook.
+lesson, and a wrong answer the checker names -- with their scores read from the gradebook. The full solution is
+the released lesson as a learner gets it; the other two load no TensorFlow (tests/light_lesson.py: the set-up cell
+and the environment report carry no nbgrader metadata, so autograde runs them as handed in).
 """
 
 import os
@@ -17,6 +19,8 @@ from vae_course.tools import cli
 from vae_course.tools.generate import _read_notebook
 from vae_course.tools.grade_course import read_course
 from vae_course.tools.nbgrader_export import source_notebook
+
+from light_lesson import without_tensorflow
 
 pytestmark = pytest.mark.kernels  # starts Jupyter kernels: conftest runs this file early
 
@@ -66,12 +70,12 @@ def course(tmp_path_factory):
     for cell in full.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = answers[cell.id]
-    wrong = nbformat.from_dict(released)
+    wrong = without_tensorflow(nbformat.from_dict(released))
     for cell in wrong.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = "sigma = np.exp(log_var)"  # the variance: the checker says so
     submit(root, "full", full)
-    submit(root, "untouched", released)
+    submit(root, "untouched", without_tensorflow(nbformat.from_dict(released)))
     submit(root, "wrong", wrong)
     nbgrader(root, "autograde", LESSON, "--force")
     return root, lessons
