@@ -424,6 +424,14 @@ class Notebook:
                        wait_until="domcontentloaded", timeout=60_000)
         self.wait_until_ready()
 
+    def open_from_file_browser(self):
+        """Open the notebook in the page already showing JupyterLab, as a learner opens the next lesson: a double
+        click on its name in the file browser (no new page load). Then wait as ``open`` does."""
+        listing = self.page.locator("#filebrowser .jp-DirListing-item", has=self.page.locator(
+            ".jp-DirListing-itemText", has_text=re.compile(rf"^{re.escape(Path(self.name).name)}$")))
+        listing.first.dblclick()
+        self.wait_until_ready()
+
     def wait_until_ready(self):
         """The page shows JupyterLab with this notebook (``name`` may be a path; its tab shows the file name):
         wait for its tab, its cells and an idle kernel, answering a kernel dialog if JupyterLab shows one."""

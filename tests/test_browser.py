@@ -1,8 +1,9 @@
 """The course as a learner meets it: JupyterLab in a real (headless) Chromium, driven with Playwright.
 
 A private JupyterLab server (127.0.0.1, free port, random token) serves a copy of lessons/ from a temporary
-folder; the one server and one Chromium serve every lesson. For each lesson (02, 04, 07) the test opens the
-notebook, runs every cell from the Run menu, types a right and a wrong answer into one exercise and reads the
+folder; the one server and one JupyterLab page in Chromium serve every lesson. For each lesson (02, 05, 08) the
+test opens the notebook (the first by its URL, the others by a double click in the file browser, as a learner
+moves on), runs every cell from the Run menu, types a right and a wrong answer into one exercise and reads the
 check cell's verdict in the page, then moves the sliders of the lesson's explorer with the arrow keys and
 compares the widget's picture before and after. It prints how long a slider move takes in the browser (key press
 to new image loaded) and saves a PNG of each step in test-output/browser/ (gitignored). The server and its
@@ -101,8 +102,9 @@ def browser(chromium_path):
         yield chromium
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def page(browser):
+    """One JupyterLab page for every lesson: the first opens by its URL, the next from the file browser."""
     with browser_context(browser) as context:
         yield context.new_page()
 
@@ -137,7 +139,10 @@ def _open_and_run_all(page, lab, screenshots, name):
         old.unlink()
     notebook = Notebook(page, lab, name, screenshots)
     started = time.monotonic()
-    notebook.open()
+    if page.url.startswith(lab.base_url):  # JupyterLab is showing an earlier lesson
+        notebook.open_from_file_browser()
+    else:
+        notebook.open()
     opened = time.monotonic() - started
     notebook.shot("opened")
     run_all = notebook.run_all()
