@@ -43,8 +43,8 @@ one process), each core count's course totals and worst lessons, the fresh-clone
 they print measurements against the targets and never fail because a number is slow.
 
 Writes everything to ``--out`` (default ``bench-results.json`` in the current folder) and prints a table.
-``--quick`` is a smoke run on tiny settings (seconds, not minutes; ``lessons`` runs the floor once and one tiny
-notebook on the first core count, ``pytest`` is skipped): the numbers mean nothing.
+``--quick`` is a smoke run on tiny settings (seconds, not minutes; ``lessons`` runs a floor without Keras once and
+one tiny notebook on the first core count, ``pytest`` is skipped): the numbers mean nothing.
 TensorFlow is imported inside ``run``, never at import time.
 """
 
@@ -60,7 +60,7 @@ from pathlib import Path
 
 from ..arguments import positive_float, positive_int, positive_int_list
 from .clone import fresh_clone_pytest
-from .lessons import PASSES, cpus_for, measure_lessons, pass_plan, write_notebook
+from .lessons import PASSES, QUICK_FLOOR_CELLS, cpus_for, measure_lessons, pass_plan, write_notebook
 from .machine import machine_info
 from .quality import QUALITY_SECONDS, measure_quality
 from .report import format_table
@@ -163,7 +163,8 @@ def _lessons(args, quick, done):
         return measure_lessons(cores, pass_plan(args.passes, args.notebooks), floor_runs, done=done)
     with tempfile.TemporaryDirectory(prefix="vae-bench-quick-") as folder:
         tiny = write_notebook(Path(folder) / "tiny.ipynb", ["x = 1 + 1", "print(x)"])
-        return measure_lessons(cores[:1], [("quick", [tiny], "quick")], floor_runs, done=done)
+        return measure_lessons(cores[:1], [("quick", [tiny], "quick")], floor_runs, floor_cells=QUICK_FLOOR_CELLS,
+                               done=done)
 
 
 def _usage_error(message):

@@ -18,6 +18,7 @@ from ..._paths import REPOSITORY
 from .course import run_notebook
 
 FLOOR_CELLS = ("import vae_course", "import keras")
+QUICK_FLOOR_CELLS = ("import vae_course",)  # --quick, a smoke run whose numbers mean nothing: no TensorFlow import
 PASSES = ("lessons", "solutions", "cache-full")
 FOLDER_OF_PASS = {"lessons": "lessons", "solutions": "solutions", "cache-full": "lessons"}
 CACHE_OF_PASS = {"lessons": "lessons", "solutions": "solutions", "cache-full": "lessons"}  # cache-full reuses
