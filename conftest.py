@@ -8,8 +8,10 @@
   Lesson 07's nbval run fills that folder; lesson 08 trains the model itself only when lesson 07 did not.
 - Measures each solution notebook's peak memory during its nbval run (the kernel's VmHWM) and fails the
   notebook's last cell above the limit: Binder gives a course 2 GB, so we keep every notebook under 1.5 GB.
-- Skips the JupyterHub classroom test (marker ``hub``) unless ``-m`` names it: it makes Unix accounts and homes on
-  the machine, which a plain ``pytest`` should not do unasked. ``.ci/run`` runs ``pytest -m hub`` after ``pytest``.
+- Skips the classroom tests (marker ``classroom``: the grader's and nbgrader's classes of kernels, the JupyterHub
+  with Unix accounts) unless ``-m`` names one of their markers or the command line names their file: they test
+  running a class, not the course, and the hub makes Unix accounts, which nobody should get unasked. ``.ci/run``
+  runs ``pytest -m classroom`` after ``pytest``.
 """
 
 import fcntl
@@ -141,9 +143,10 @@ def pytest_runtest_setup(item):
 
 # ---- opt-in tests ------------------------------------------------------------------------------------------
 
-OPT_IN = {  # marker: why a plain `pytest` skips it
-    "hub": "the JupyterHub classroom test makes Unix accounts and their homes on this machine, so it runs only when "
-           "asked for: `pytest -m hub` (needs root and configurable-http-proxy; .ci/run runs it)",
+OPT_IN = {  # marker: why a plain `pytest` skips the tests that carry it
+    "classroom": "a classroom test (a class graded in kernels of its own, nbgrader's autograder, or a JupyterHub "
+                 "with Unix accounts) runs only when asked for: `pytest -m classroom` (or -m hub, -m kernels, or "
+                 "name its file); .ci/run runs them after `pytest`",
 }
 
 
@@ -159,15 +162,15 @@ def named_files(config):
 
 
 def skip_unless_asked(config, items):
-    """Skip the tests of each OPT_IN marker unless ``-m`` names the marker or the command line names their file,
-    saying why and how to run them."""
+    """Skip the tests of each OPT_IN marker unless ``-m`` names one of their markers or the command line names
+    their file, saying why and how to run them."""
     files = named_files(config)
     for marker, why in OPT_IN.items():
-        if named_in_selection(config.option.markexpr, marker):
-            continue
         skip = pytest.mark.skip(reason=why)
         for item in items:
-            if item.get_closest_marker(marker) and item.path.resolve() not in files:
+            if not item.get_closest_marker(marker) or item.path.resolve() in files:
+                continue
+            if not any(named_in_selection(config.option.markexpr, mark.name) for mark in item.iter_markers()):
                 item.add_marker(skip)
 
 

@@ -3,9 +3,9 @@
 Submissions are small generated copies of lesson 00 (title, set-up cell, `log_var`, the answer cell and its check
 cell). Every copy but the right answer's loads no TensorFlow (tests/light_lesson.py), so its kernel starts in about
 a second instead of six; the right answer keeps the set-up cell whole, as does the hub test. Two classes are graded
-once per module: one
-whose notebooks run normally (`--jobs 2`), and one whose notebooks hang, crash or hoard memory under a short time
-limit and a small memory limit.
+once per module: one whose notebooks run normally (`--jobs 2`), and one whose notebooks hang, crash or hoard memory
+under a short time limit and a small memory limit. Their tests are classroom tests, which a plain `pytest` skips:
+`pytest -m classroom` (or naming this file) runs them, and `.ci/run` does; the tests without kernels always run.
 """
 
 import csv
@@ -21,6 +21,7 @@ from vae_course.tools.grade_course import CourseError, check_calls, lesson_spec,
 from light_lesson import SETUP, without_tensorflow
 
 pytestmark = pytest.mark.kernels  # starts Jupyter kernels: conftest runs this file early
+classroom = pytest.mark.classroom  # grades a class in kernels of its own: a plain `pytest` skips it (conftest.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "00-welcome.ipynb"
@@ -130,6 +131,7 @@ def status(rows, student, exercise="welcome_sigma"):
     return rows[student, exercise]["status"]
 
 
+@classroom
 def test_the_command_succeeds_and_writes_one_row_per_student_and_exercise(normal):
     code, rows, points = normal
     assert code == 0
@@ -140,6 +142,7 @@ def test_the_command_succeeds_and_writes_one_row_per_student_and_exercise(normal
     assert all(row["lesson"] == "00-welcome" for row in rows.values())
 
 
+@classroom
 def test_a_right_answer_is_correct_with_its_check_cell_duplicated_and_moved(normal):
     _, rows, points = normal
     assert status(rows, "right") == "correct"
@@ -148,29 +151,34 @@ def test_a_right_answer_is_correct_with_its_check_cell_duplicated_and_moved(norm
     assert all(float(row["seconds"]) > 0 for row in points.values())
 
 
+@classroom
 def test_an_untouched_answer_is_not_attempted_even_without_its_check_cell(normal):
     _, rows, points = normal
     assert status(rows, "untouched") == "not_attempted"
     assert points["untouched"]["points"] == "0"
 
 
+@classroom
 def test_a_wrong_answer_is_incorrect_with_the_checkers_diagnosis(normal):
     _, rows, _ = normal
     assert status(rows, "wrong") == "incorrect"
     assert "variance" in rows["wrong", "welcome_sigma"]["message"]
 
 
+@classroom
 @pytest.mark.parametrize("student", ["fake_display", "redefined_check", "edited_check"])
 def test_no_credit_for_faking_the_check(normal, student):
     _, rows, _ = normal
     assert status(rows, student) == "incorrect", rows[student, "welcome_sigma"]
 
 
+@classroom
 def test_an_answer_moved_to_a_new_cell_is_checked_after_the_last_cell(normal):
     _, rows, _ = normal
     assert status(rows, "answer_moved") == "correct", rows["answer_moved", "welcome_sigma"]
 
 
+@classroom
 def test_deleted_cells_still_give_a_row_for_the_exercise(normal):
     _, rows, _ = normal
     row = rows["cells_deleted", "welcome_sigma"]
@@ -204,6 +212,7 @@ def hostile(tmp_path_factory):
     return grade_folder(folder, tmp_path_factory.mktemp("out"), "--jobs", "2", "--timeout", "5", "--memory", "1024")
 
 
+@classroom
 def test_an_endless_loop_times_out_and_grading_goes_on(hostile):
     code, rows, points = hostile
     assert code == 0
@@ -212,6 +221,7 @@ def test_an_endless_loop_times_out_and_grading_goes_on(hostile):
     assert len(points) == 7
 
 
+@classroom
 @pytest.mark.parametrize("student", ["exits", "segfault"])
 def test_a_dying_kernel_is_an_error(hostile, student):
     _, rows, _ = hostile
@@ -219,6 +229,7 @@ def test_a_dying_kernel_is_an_error(hostile, student):
     assert row["status"] == "error" and "kernel died in cell 2" in row["message"], row
 
 
+@classroom
 def test_a_memory_bomb_hits_the_limit(hostile):
     _, rows, _ = hostile
     row = rows["memory_bomb", "welcome_sigma"]
@@ -226,18 +237,21 @@ def test_a_memory_bomb_hits_the_limit(hostile):
     assert "raised MemoryError" in row["message"] or "kernel died" in row["message"], row
 
 
+@classroom
 def test_invalid_json_is_a_clear_row(hostile):
     _, rows, _ = hostile
     row = rows["not_json", "welcome_sigma"]
     assert row["status"] == "error" and "not valid JSON" in row["message"], row
 
 
+@classroom
 def test_another_lessons_notebook_is_a_clear_row(hostile):
     _, rows, _ = hostile
     row = rows["other_lesson", "welcome_sigma"]
     assert row["status"] == "error" and "lesson 02-the-reparameterization-trick" in row["message"], row
 
 
+@classroom
 def test_a_student_without_the_notebook_is_not_attempted(hostile):
     _, rows, points = hostile
     assert status(rows, "nothing_handed_in") == "not_attempted"

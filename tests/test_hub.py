@@ -13,8 +13,9 @@ process of the classroom may be left; the accounts, their homes and every file o
 It prints the spawn time per learner, the memory of a learner (server plus a lesson-00 kernel) and what a class
 of 30 and of 200 needs (see docs/teaching.md). Needs root (Unix accounts), configurable-http-proxy
 (`npm install -g configurable-http-proxy`), Chromium and Playwright as tests/test_browser.py does; without them it
-is skipped, except under CI, where it fails. A plain `pytest` skips it, since it makes Unix accounts: run it with
-`pytest -m hub` or `pytest tests/test_hub.py` (about 50 s on 2 idle cores); `.ci/run` does, after `pytest`.
+is skipped, except under CI, where it fails. A plain `pytest` skips it (a classroom test; it makes Unix accounts):
+run it with `pytest -m hub`, `pytest -m classroom` or `pytest tests/test_hub.py` (about 50 s on 2 idle cores);
+`.ci/run` does, after `pytest`.
 Screenshots and the hub's log go to test-output/hub/ (gitignored).
 """
 
@@ -62,7 +63,7 @@ from hub_helpers import (
     tool as find_tool,
 )
 
-pytestmark = pytest.mark.hub
+pytestmark = [pytest.mark.hub, pytest.mark.classroom]  # skipped unless asked for (conftest.py)
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "test-output" / "hub"

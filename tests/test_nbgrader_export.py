@@ -4,7 +4,9 @@ One temporary nbgrader course: `generate_assignment` for every lesson (its relea
 nbgrader's metadata), then `autograde` of lesson 00 for three students -- the full solution, the untouched
 lesson, and a wrong answer the checker names -- with their scores read from the gradebook. The full solution is
 the released lesson as a learner gets it; the other two load no TensorFlow (tests/light_lesson.py: the set-up cell
-and the environment report carry no nbgrader metadata, so autograde runs them as handed in).
+and the environment report carry no nbgrader metadata, so autograde runs them as handed in). The tests of that
+course are classroom tests, which a plain `pytest` skips: `pytest -m classroom` (or naming this file) runs them, and
+`.ci/run` does.
 """
 
 import os
@@ -23,6 +25,7 @@ from vae_course.tools.nbgrader_export import source_notebook
 from light_lesson import without_tensorflow
 
 pytestmark = pytest.mark.kernels  # starts Jupyter kernels: conftest runs this file early
+classroom = pytest.mark.classroom  # autogrades a class in kernels: a plain `pytest` skips it (conftest.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "00-welcome"
@@ -90,6 +93,7 @@ def scores(root):
         return {student: (found.score, found.max_score) for student, found in submissions.items()}
 
 
+@classroom
 def test_every_released_assignment_is_the_lesson_plus_nbgrader_metadata(course):
     root, lessons = course
     for lesson in lessons:
@@ -99,6 +103,7 @@ def test_every_released_assignment_is_the_lesson_plus_nbgrader_metadata(course):
         assert released.metadata == expected.metadata, lesson
 
 
+@classroom
 def test_scores_full_solution_untouched_and_wrong(course):
     root, _ = course
     most = points(LESSON)
@@ -106,6 +111,7 @@ def test_scores_full_solution_untouched_and_wrong(course):
     assert scores(root) == {"full": (most, most), "untouched": (0.0, most), "wrong": (0.0, most)}
 
 
+@classroom
 def test_the_wrong_answer_fails_with_the_checkers_diagnosis(course):
     root, _ = course
     graded = nbformat.read(root / "autograded" / "wrong" / LESSON / f"{LESSON}.ipynb", as_version=4)
