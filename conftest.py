@@ -235,7 +235,7 @@ def pytest_collection_modifyitems(config, items):
     (the grader's and nbgrader's tests start their own kernels), then the notebooks by the run time
     recorded when their outputs were stored, lesson 08 last of them (by then lesson 07 has filled its cache), then
     the unit test files (many short ones, which even out the end). The order inside a file is kept.
-    Everywhere (workers or not): the opt-in tests are skipped unless ``-m`` names them."""
+    Everywhere (workers or not): the opt-in tests are skipped unless asked for (``skip_unless_asked``)."""
     skip_unless_asked(config, items)
     if not hasattr(config, "workerinput"):
         return

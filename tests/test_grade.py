@@ -32,8 +32,6 @@ RIGHT, WRONG = "sigma = np.exp(log_var / 2)", "sigma = np.exp(log_var)"
 EXERCISES = [exercise.name for exercise in read_course(ROOT / "solutions")[LESSON].exercises]
 
 
-
-
 def compact_lesson(keras=False):
     """Lesson 00 cut down to the cells the exercise needs; without the set-up cell's Keras imports unless ``keras``."""
     nb = nbformat.read(ROOT / "lessons" / LESSON, as_version=4)
