@@ -4,6 +4,7 @@ Also the two helpers the command shares with the notebooks: the progress
 callback and the plotting functions.
 """
 
+import contextlib
 import io
 import json
 import math
@@ -42,17 +43,30 @@ def clean_env():
     return env
 
 
-def python_m(*args, cwd, timeout=300):
-    return subprocess.run([sys.executable, "-m", "vae_course", *args], cwd=cwd, env=clean_env(),
-                          capture_output=True, text=True, timeout=timeout)
+def in_process(*args, cwd):
+    """``python -m vae_course *args`` run in this process (cli.main, the function ``__main__`` calls), in ``cwd``,
+    with VAE_COURSE_DATASET unset: its exit code and what it printed, as subprocess.run would give them. A
+    subprocess would import TensorFlow again (5 CPU-s); tests/test_resume.py runs the command as a real process."""
+    saved_dataset = os.environ.pop("VAE_COURSE_DATASET", None)
+    saved_cwd = os.getcwd()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = cli.main(list(args))
+    finally:
+        os.chdir(saved_cwd)
+        if saved_dataset is not None:
+            os.environ["VAE_COURSE_DATASET"] = saved_dataset
+    return subprocess.CompletedProcess(["vae_course", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory):
-    """One real run in a subprocess: 3 epochs with progress, into a folder whose name has a space."""
+    """One real run: 3 epochs with progress, into a folder whose name has a space."""
     work = tmp_path_factory.mktemp("cli")
     out = work / "run one"
-    proc = python_m("train", "--epochs", "3", "--out", str(out), cwd=work)
+    proc = in_process("train", "--epochs", "3", "--out", str(out), cwd=work)
     metrics = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else None
     return proc, out, work, metrics
 
