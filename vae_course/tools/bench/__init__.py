@@ -162,7 +162,8 @@ def _lessons(args, quick, done):
     if not quick:
         return measure_lessons(cores, pass_plan(args.passes, args.notebooks), floor_runs, done=done)
     with tempfile.TemporaryDirectory(prefix="vae-bench-quick-") as folder:
-        tiny = write_notebook(Path(folder) / "tiny.ipynb", ["x = 1 + 1", "print(x)"])
+        # It writes 100 MB (a bare kernel is about 80), so that the memory columns show they measure the kernel.
+        tiny = write_notebook(Path(folder) / "tiny.ipynb", ["x = b'x' * (100 * 2**20)", "print(len(x))"])
         return measure_lessons(cores[:1], [("quick", [tiny], "quick")], floor_runs, floor_cells=QUICK_FLOOR_CELLS,
                                done=done)
 
