@@ -197,35 +197,28 @@ def test_xla_is_chosen_by_data_size(shape, steps, expected):
     assert fast_path.compiles(shape, steps) is expected
 
 
-def test_a_long_fit_compiles_its_full_calls_with_xla(monkeypatch):
-    monkeypatch.setattr(fast_path, "XLA_MIN_PIXELS", 64)
-    monkeypatch.setattr(fast_path, "XLA_MIN_STEPS", 10)
-    vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
-    vae.compile(optimizer="adam", steps_per_execution=2)
-    history = vae.fit(IMAGES, epochs=3, batch_size=48, verbose=0)  # calls of 2 full batches, then 1 + 1 partial
-    assert np.isfinite(history.history["loss"]).all() and len(history.history["loss"]) == 3
-    assert fast_path._loop_for(vae, (8, 8), jit_compile=True).experimental_get_tracing_count() == 1
-    assert fast_path._loop_for(vae, (8, 8)).experimental_get_tracing_count() == 1  # the rest of each epoch
-    assert int(vae.optimizer.iterations) == 3 * 4
-    short = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
-    short.compile(optimizer="adam")
-    short.fit(IMAGES, epochs=1, batch_size=48, verbose=0)  # 4 steps: under the threshold, no XLA
-    assert fast_path._loop_for(short, (8, 8), jit_compile=True).experimental_get_tracing_count() == 0
-
-
-def test_the_compiled_loop_is_deterministic(monkeypatch):
-    """Seeded twice, a run on the XLA loop ends with the same weights: the cache and the notebooks rely on it."""
+def test_a_long_fit_compiles_its_full_calls_with_xla_and_is_deterministic(monkeypatch):
+    """Calls of whole batches run the XLA loop, the rest of each epoch the plain one; seeded twice, the run ends
+    with the same weights (the cache and the notebooks rely on it)."""
     monkeypatch.setattr(fast_path, "XLA_MIN_PIXELS", 64)
     monkeypatch.setattr(fast_path, "XLA_MIN_STEPS", 10)
     runs = []
     for _ in range(2):
         keras.utils.set_random_seed(0)
         vae = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
-        vae.compile(optimizer="adam")
-        vae.fit(IMAGES, epochs=3, batch_size=32, verbose=0)
+        vae.compile(optimizer="adam", steps_per_execution=2)
+        history = vae.fit(IMAGES, epochs=3, batch_size=48, verbose=0)  # calls of 2 full batches, then 1 + 1 partial
+        assert np.isfinite(history.history["loss"]).all() and len(history.history["loss"]) == 3
+        assert fast_path._loop_for(vae, (8, 8), jit_compile=True).experimental_get_tracing_count() == 1
+        assert fast_path._loop_for(vae, (8, 8)).experimental_get_tracing_count() == 1  # the rest of each epoch
+        assert int(vae.optimizer.iterations) == 3 * 4
         runs.append([w.numpy() for w in vae.trainable_weights])
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+    short = vae_course.make_vae((8, 8), latent_dim=2, hidden=(16,), seed=0)
+    short.compile(optimizer="adam")
+    short.fit(IMAGES, epochs=1, batch_size=48, verbose=0)  # 4 steps: under the threshold, no XLA
+    assert fast_path._loop_for(short, (8, 8), jit_compile=True).experimental_get_tracing_count() == 0
 
 
 @pytest.mark.parametrize("images", [np.zeros((0, 8, 8), np.float32), np.float32(0.5)], ids=["empty", "a scalar"])
