@@ -114,6 +114,17 @@ def _end_of_lesson_07(notebook):
     notebook._vae_course_filling = None
 
 
+@pytest.fixture
+def lesson_07_cache():
+    """This run's cache folder holding lesson 07's model once lesson 07's notebook (or ``_fill_with_lesson_07_model``)
+    has stored it, else None: for a test that opens lesson 08 as a learner who has done lesson 07 (the browser test).
+    Nothing writes to the folder once it counts as filled."""
+    root = os.environ.get("VAE_COURSE_TEST_CACHES")
+    if root and Path(_full_cache(root), "filled").exists():
+        return _full_cache(root)
+    return None
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item):
     """While a notebook's kernel starts (with its first cell), VAE_COURSE_CACHE names its cache; then it is restored."""
@@ -232,9 +243,10 @@ def _recorded_seconds(item):
 def pytest_collection_modifyitems(config, items):
     """On xdist workers, order the files longest first, as the workers take them: the browser test and the hub
     test (one to two minutes each; each worker takes one of them first), then the files marked `kernels`
-    (the grader's and nbgrader's tests start their own kernels), then the notebooks by the run time
-    recorded when their outputs were stored, lesson 08 last of them (by then lesson 07 has filled its cache), then
-    the unit test files (many short ones, which even out the end). The order inside a file is kept.
+    (the grader's and nbgrader's tests start their own kernels), then the notebooks: lesson 07 first (its model is
+    in the cache by the time the browser test opens lesson 08), the others by the run time recorded when their
+    outputs were stored, lesson 08 last (by then lesson 07 has filled its cache), then the unit test files (many
+    short ones, which even out the end). The order inside a file is kept.
     Everywhere (workers or not): the opt-in tests are skipped unless asked for (``skip_unless_asked``)."""
     skip_unless_asked(config, items)
     if not hasattr(config, "workerinput"):
@@ -249,12 +261,13 @@ def pytest_collection_modifyitems(config, items):
 
     def rank(item):
         if item.path in browser:
-            return (0, False, 0.0)
+            return (0, False, False, 0.0)
         if item.get_closest_marker("kernels"):
-            return (1, False, 0.0)
+            return (1, False, False, 0.0)
         if item.path in notebook_seconds:
-            return (2, item.path.name in FULL_CACHE_NOTEBOOKS, -notebook_seconds[item.path])
-        return (3, False, 0.0)
+            name = item.path.name
+            return (2, name in FULL_CACHE_NOTEBOOKS, name != FILLING_NOTEBOOK, -notebook_seconds[item.path])
+        return (3, False, False, 0.0)
 
     items.sort(key=rank)  # stable: every worker computes the same order, as xdist requires
 

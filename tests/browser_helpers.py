@@ -270,6 +270,7 @@ class JupyterLabServer(ManagedServer):
         self.repo_root = Path(repo_root)
         self.token = secrets.token_hex(32)
         self.stray_folder = self.workdir
+        self.cache = self.workdir / "cache"  # the kernels' model cache (VAE_COURSE_CACHE), empty at the start
         shutil.copytree(notebooks, self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
 
     def url(self, path):
@@ -283,6 +284,7 @@ class JupyterLabServer(ManagedServer):
             (self.workdir / folder).mkdir(exist_ok=True)
         # The kernel imports this checkout's vae_course, whatever the editable install points at.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.repo_root), env.get("PYTHONPATH")]))
+        env["VAE_COURSE_CACHE"] = str(self.cache)
         env.pop("JUPYTER_TOKEN", None)
         env.pop("JUPYTER_PASSWORD", None)
         return env
