@@ -229,6 +229,13 @@ def pytest_xdist_auto_num_workers(config):
     return default_workers()
 
 
+# Wall seconds of the longest unit-test files in the first pytest on a fresh clone (2026-12-06, docs/benchmark.md,
+# "Fifth round"). They run first of the unit tests, longest first, so that the many short files even out the two
+# workers' ends. A file missing here runs after them; a stale number costs only balance.
+UNIT_FILE_SECONDS = {"test_bench.py": 20, "test_fast_path.py": 19, "test_cli.py": 13, "test_resume.py": 10,
+                     "test_cache.py": 8, "test_flows.py": 7, "test_properties.py": 7, "test_threads.py": 6}
+
+
 def _recorded_seconds(item):
     """How long a notebook cell took when its outputs were stored (nbclient records it), 0 if unknown."""
     times = getattr(getattr(item, "cell", None), "metadata", {}).get("execution", {})
@@ -245,8 +252,9 @@ def pytest_collection_modifyitems(config, items):
     test (one to two minutes each; each worker takes one of them first), then the files marked `kernels`
     (the grader's and nbgrader's tests start their own kernels), then the notebooks: lesson 07 first (its model is
     in the cache by the time the browser test opens lesson 08), the others by the run time recorded when their
-    outputs were stored, lesson 08 last (by then lesson 07 has filled its cache), then the unit test files (many
-    short ones, which even out the end). The order inside a file is kept.
+    outputs were stored, lesson 08 last (by then lesson 07 has filled its cache), then the unit test files, the
+    longest (``UNIT_FILE_SECONDS``) first, so that the many short ones even out the end. The order inside a file
+    is kept.
     Everywhere (workers or not): the opt-in tests are skipped unless asked for (``skip_unless_asked``)."""
     skip_unless_asked(config, items)
     if not hasattr(config, "workerinput"):
@@ -267,7 +275,7 @@ def pytest_collection_modifyitems(config, items):
         if item.path in notebook_seconds:
             name = item.path.name
             return (2, name in FULL_CACHE_NOTEBOOKS, name != FILLING_NOTEBOOK, -notebook_seconds[item.path])
-        return (3, False, False, 0.0)
+        return (3, False, False, -UNIT_FILE_SECONDS.get(item.path.name, 0))
 
     items.sort(key=rank)  # stable: every worker computes the same order, as xdist requires
 
