@@ -488,14 +488,16 @@ class Notebook:
         return [text for text in stderr.all_text_contents() if "Traceback" in text]
 
     def type_source(self, cell, lines):
-        """Make the cell's source ``lines`` as a learner would: keys only, Enter between lines.
+        """Make the cell's source ``lines`` in the editor, as a learner would: keys to move, select and delete,
+        Enter between lines, and each line's text entered at once, as a paste or an input method enters it.
 
         The lines the cell already starts with are kept (the learner fills in a stub below its ``def`` line, or
         fixes the last line of an answer): a click on the first line that differs, End then Home to the end of
-        its indentation, Shift+Ctrl+End to select the rest, and the new lines are typed over it. With no line in
-        common, everything is selected and typed afresh. Each line is typed without its leading spaces: the
+        its indentation, Shift+Ctrl+End to select the rest, and the new lines are entered over it. With no line in
+        common, everything is selected and entered afresh. Each line goes in without its leading spaces: the
         editor indents after ``def ...:`` and keeps the indentation on Enter, so a function whose body is at one
-        level comes out as written.
+        level comes out as written. (Typing each character as a key press cost Chromium's renderer about 10 ms a
+        key, 4 CPU-s a lesson, and tested nothing more.)
         """
         current = self.source(cell).split("\n")
         keep = 0
@@ -515,7 +517,7 @@ class Notebook:
         for number, line in enumerate(lines[keep:]):
             if number:
                 self.page.keyboard.press("Enter")
-            self.page.keyboard.type(line.lstrip(), delay=5)
+            self.page.keyboard.insert_text(line.lstrip())
 
     def run_cell_then_next(self, cell, check_cell, expect, timeout=CELL_TIMEOUT):
         """Shift+Enter in ``cell`` (runs it, moves to the check cell), Shift+Enter again; wait for ``expect``.

@@ -3,7 +3,7 @@
 A private JupyterLab server (127.0.0.1, free port, random token) serves a copy of lessons/ from a temporary folder;
 the one server and one JupyterLab page in Chromium serve both lessons. For each lesson (05, 08) the test opens the
 notebook (05 by its URL, 08 by a double click in the file browser, as a learner moves on), runs every cell from the
-Run menu, types a right and a wrong answer into one exercise and reads the check cell's verdict in the page, then
+Run menu, enters a right and a wrong answer into one exercise and reads the check cell's verdict in the page, then
 moves the sliders of the lesson's explorer with the arrow keys and compares the widget's picture before and after.
 The two explorers are the two kinds the course has: lesson 05's starts where the text says and is a MuSigmaExplorer,
 as lesson 02's is (tested without a browser in tests/test_reparam.py); lesson 08's latent explorer is set from code
