@@ -67,6 +67,11 @@ def _full_cache(root):
     return Path(root, "full")
 
 
+def _filled_marker(folder):
+    """The file whose presence says ``folder`` holds lesson 07's model and nothing writes to it any more."""
+    return Path(folder, "filled")
+
+
 def _locked(folder):
     """An open lock file of ``folder``, held (blocking) until it is closed: one notebook or worker fills it."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -79,7 +84,7 @@ def _fill_with_lesson_07_model(folder):
     """Train lesson 07's make_vae into ``folder`` as lesson 07 does (``cache --fill``'s part), unless lesson 07's
     notebook or another worker did. Waits while lesson 07's notebook is filling it on the other worker."""
     with _locked(folder):
-        marker = Path(folder, "filled")
+        marker = _filled_marker(folder)
         if marker.exists():
             return
         os.environ["VAE_COURSE_CACHE"] = str(folder)
@@ -95,7 +100,7 @@ def _cache_of_lesson_07(notebook, root):
     """Lesson 07 runs on the empty full-cache folder, holding its lock until its last cell (``_end_of_lesson_07``),
     so its own training fills the cache for lesson 08; if the folder is filled already, on an empty one of its own."""
     lock = _locked(_full_cache(root))
-    if Path(_full_cache(root), "filled").exists():
+    if _filled_marker(_full_cache(root)).exists():
         lock.close()
         return Path(root, f"{notebook.path.parent.name}-{notebook.path.stem}")
     notebook._vae_course_filling = lock
@@ -109,7 +114,7 @@ def _end_of_lesson_07(notebook):
         return
     folder = Path(lock.name).parent
     if any(Path(folder, "models").glob("*.weights.h5")):  # fit_cached's entry (cache_store): the model is there
-        Path(folder, "filled").touch()
+        _filled_marker(folder).touch()
     lock.close()
     notebook._vae_course_filling = None
 
@@ -120,7 +125,7 @@ def lesson_07_cache():
     has stored it, else None: for a test that opens lesson 08 as a learner who has done lesson 07 (the browser test).
     Nothing writes to the folder once it counts as filled."""
     root = os.environ.get("VAE_COURSE_TEST_CACHES")
-    if root and Path(_full_cache(root), "filled").exists():
+    if root and _filled_marker(_full_cache(root)).exists():
         return _full_cache(root)
     return None
 

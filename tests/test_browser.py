@@ -304,7 +304,10 @@ def _as_after_lesson_07(lab, lesson_07_cache):
     otherwise lesson 08 trains it, as for a learner who starts there. Returns which of the two it was."""
     if lesson_07_cache is None:
         return "trained in lesson 08 (lesson 07's notebook had not stored it yet)"
-    shutil.copytree(lesson_07_cache / "models", lab.cache / "models", dirs_exist_ok=True)
+    from vae_course.vae.cache_store import cache_folder  # where fit_cached keeps models under a VAE_COURSE_CACHE
+
+    shutil.copytree(cache_folder({"VAE_COURSE_CACHE": str(lesson_07_cache)}),
+                    cache_folder({"VAE_COURSE_CACHE": str(lab.cache)}), dirs_exist_ok=True)
     return "loaded from the cache, stored by lesson 07's notebook"
 
 

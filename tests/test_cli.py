@@ -47,17 +47,12 @@ def in_process(*args, cwd):
     """``python -m vae_course *args`` run in this process (cli.main, the function ``__main__`` calls), in ``cwd``,
     with VAE_COURSE_DATASET unset: its exit code and what it printed, as subprocess.run would give them. A
     subprocess would import TensorFlow again (5 CPU-s); tests/test_resume.py runs the command as a real process."""
-    saved_dataset = os.environ.pop("VAE_COURSE_DATASET", None)
-    saved_cwd = os.getcwd()
     stdout, stderr = io.StringIO(), io.StringIO()
-    try:
-        os.chdir(cwd)
+    with pytest.MonkeyPatch.context() as patch:  # undone afterwards, like the monkeypatch fixture (any scope)
+        patch.delenv("VAE_COURSE_DATASET", raising=False)
+        patch.chdir(cwd)
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             code = cli.main(list(args))
-    finally:
-        os.chdir(saved_cwd)
-        if saved_dataset is not None:
-            os.environ["VAE_COURSE_DATASET"] = saved_dataset
     return subprocess.CompletedProcess(["vae_course", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
